@@ -1,0 +1,1 @@
+"""HTTP: the Falcon ASGI app factory, middleware, error mapping, and one resource module per family."""

@@ -1,0 +1,82 @@
+"""The Falcon ASGI application: ``create_app(settings, deps)``, and ``get_app()`` for the server, which is the
+only place on the API side that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import falcon
+import falcon.asgi
+import redis.asyncio as aioredis
+from celery import Celery
+
+from api import errors, reporting
+from api.job_runner import JobRunner
+from api.middleware import RequestContext
+from api.resources.health import HealthResource
+from api.resources.jobs import JobResource
+from api.resources.metrics import MetricsResource
+from api.resources.notary import NotaryApi
+from models.db import Database, sqlalchemy_url
+from notary.settings import Settings, load_settings
+from workers.runtime import CONFIG_ENV, redis_url_from_broker
+
+
+@dataclass
+class Deps:
+    database: Database
+    redis: aioredis.Redis
+    celery_app: Celery
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Deps:
+        from workers.app import celery_app
+
+        celery_app.conf.broker_url = settings.broker_url
+        return cls(
+            database=Database(sqlalchemy_url(settings.db_url, settings["storage.backend"])),
+            redis=aioredis.Redis.from_url(
+                redis_url_from_broker(settings.broker_url), socket_timeout=5, socket_connect_timeout=5
+            ),
+            celery_app=celery_app,
+        )
+
+
+def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App:
+    app = falcon.asgi.App(middleware=[RequestContext()], media_type=falcon.MEDIA_JSON)
+    app.req_options.strip_url_path_trailing_slash = False
+    errors.install(app, reporting.make_reporter(settings))
+    runner = JobRunner(deps.database, deps.celery_app, deps.redis)
+
+    health = HealthResource(deps.database, deps.redis)
+    metrics = MetricsResource()
+    app.add_route("/_notary_server/health", health)
+    app.add_route("/metrics", metrics)
+    app.add_route("/_notary_server/metrics", metrics)
+    app.add_route("/v1/jobs/{job_id}", JobResource(runner))
+    app.add_sink(NotaryApi(settings, runner, deps.redis), prefix=r"/v2(?=/|$)")
+
+    async def shutdown(scope: Any, event: Any) -> None:
+        await runner.close()
+        await deps.redis.aclose()
+        deps.database.dispose()
+
+    app.add_middleware(_Lifespan(shutdown))
+    return app
+
+
+class _Lifespan:
+    def __init__(self, on_shutdown: Any) -> None:
+        self.on_shutdown = on_shutdown
+
+    async def process_shutdown(self, scope: Any, event: Any) -> None:
+        await self.on_shutdown(scope, event)
+
+
+def get_app() -> falcon.asgi.App:
+    config_file = os.environ.get(CONFIG_ENV)
+    settings = load_settings(Path(config_file) if config_file else None, os.environ)
+    return create_app(settings, Deps.from_settings(settings))

@@ -1,0 +1,68 @@
+"""Every error leaves as notary's envelope ``{"errors":[{"code","message","detail"}]}`` plus a newline.
+
+Unexpected exceptions become a generic 500 ``UNKNOWN`` with no detail: the internals are logged with the
+request id (and sent to Bugsnag when configured), never returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from notary.errors import InternalError, MethodNotAllowedError, NotaryError, NotFoundError
+
+log = logging.getLogger("notary.api")
+ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def envelope(error: NotaryError) -> bytes:
+    return json.dumps({"errors": [error.to_dict()]}, separators=(",", ":")).encode() + b"\n"
+
+
+def render(resp: falcon.asgi.Response, error: NotaryError) -> None:
+    resp.status = error.status
+    resp.content_type = ERROR_CONTENT_TYPE
+    resp.data = envelope(error)
+    resp.complete = True
+
+
+def install(app: falcon.asgi.App, report: Callable[[BaseException, falcon.asgi.Request], None]) -> None:
+    async def notary_error(
+        req: falcon.asgi.Request, resp: falcon.asgi.Response, error: NotaryError, params: dict[str, Any]
+    ) -> None:
+        if error.status >= 500:
+            log.error("request failed", extra={"code": error.code, "path": req.path})
+        render(resp, error)
+
+    async def http_error(
+        req: falcon.asgi.Request, resp: falcon.asgi.Response, error: falcon.HTTPError, params: dict[str, Any]
+    ) -> None:
+        # Falcon's own errors (e.g. unroutable paths, bad headers) get the same envelope.
+        mapped: NotaryError
+        if error.status_code == 404:
+            mapped = NotFoundError()
+        elif error.status_code == 405:
+            mapped = MethodNotAllowedError()
+        else:
+            mapped = NotaryError(error.description, message=error.title)
+            mapped.status = error.status_code  # type: ignore[misc]
+            mapped.code = "INVALID_REQUEST" if error.status_code < 500 else "UNKNOWN"  # type: ignore[misc]
+        render(resp, mapped)
+        for name, value in (error.headers or {}).items():
+            resp.set_header(name, value)
+
+    async def unexpected(
+        req: falcon.asgi.Request, resp: falcon.asgi.Response, error: Exception, params: dict[str, Any]
+    ) -> None:
+        log.exception("unhandled error", extra={"path": req.path, "method": req.method})
+        report(error, req)
+        render(resp, InternalError())
+
+    app.add_error_handler(Exception, unexpected)
+    app.add_error_handler(falcon.HTTPError, http_error)
+    app.add_error_handler(NotaryError, notary_error)

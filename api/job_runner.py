@@ -1,0 +1,115 @@
+"""Enqueue work as a job and wait for its outcome without blocking the event loop.
+
+The job row is committed before its task is sent (so a worker can never see a missing job). Completion is
+announced by the worker on ``notary:job:<id>``; each API process keeps ONE pattern subscription and wakes the
+matching waiters. Notifications are only a shortcut: waiters also re-read the database every second, so a lost
+message (or a Redis hiccup) costs latency, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from celery import Celery
+
+from models import jobs as job_records
+from models.db import Database
+from models.jobs import JobView
+
+log = logging.getLogger("notary.jobs")
+CHANNEL_PATTERN = "notary:job:*"
+POLL_SECONDS = 1.0
+
+
+class JobRunner:
+    def __init__(self, database: Database, celery_app: Celery, redis_client: aioredis.Redis) -> None:
+        self.database = database
+        self.celery_app = celery_app
+        self.redis = redis_client
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    async def submit(
+        self,
+        task_name: str,
+        params: dict[str, Any],
+        *,
+        gun: str | None = None,
+        callback_url: str | None = None,
+    ) -> str:
+        def create() -> str:
+            with self.database.transaction() as session:
+                return job_records.create_job(session, task_name, params, gun, callback_url).id
+
+        job_id = await asyncio.to_thread(create)
+        await asyncio.to_thread(self.celery_app.send_task, task_name, args=[job_id])
+        return job_id
+
+    async def load(self, job_id: str) -> JobView | None:
+        def read() -> JobView | None:
+            with self.database.read() as session:
+                job = job_records.get_job(session, job_id)
+                return None if job is None else job_records.view(job)
+
+        return await asyncio.to_thread(read)
+
+    async def wait(self, job_id: str, timeout: float) -> JobView | None:
+        """The job once terminal, or its latest state when the timeout passes (None if it does not exist)."""
+        self._ensure_listener()
+        event = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                job = await self.load(job_id)
+                if job is None or job.state.terminal:
+                    return job
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return job
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(POLL_SECONDS, remaining))
+                event.clear()
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def _ensure_listener(self) -> None:
+        if self._listener is None or self._listener.done():
+            # A fresh context: the listener outlives the request that started it and must not log its id.
+            self._listener = asyncio.get_running_loop().create_task(self._listen(), context=contextvars.Context())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.psubscribe(CHANNEL_PATTERN)
+                    async for message in pubsub.listen():
+                        if message.get("type") != "pmessage":
+                            continue
+                        channel = message["channel"]
+                        job_id = (channel.decode() if isinstance(channel, bytes) else channel).rsplit(":", 1)[
+                            -1
+                        ]
+                        for event in self._waiters.get(job_id, ()):
+                            event.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("job notification listener lost Redis; waiters fall back to polling")
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener

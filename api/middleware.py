@@ -1,0 +1,64 @@
+"""Request id, JSON access log and Prometheus HTTP metrics, for every request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import falcon.asgi
+from prometheus_client import Counter, Histogram
+
+from notary import logs
+
+log = logging.getLogger("notary.access")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+REQUESTS = Counter(
+    "notary_http_requests_total",
+    "HTTP requests by route template, method and status",
+    ["route", "method", "code"],
+)
+LATENCY = Histogram(
+    "notary_http_request_duration_seconds",
+    "HTTP request latency by route template and method",
+    ["route", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+def route_label(req: falcon.asgi.Request) -> str:
+    """The route template, never the raw path: paths carry GUNs and ids, which would explode the label set."""
+    template = getattr(req.context, "route_template", None) or req.uri_template
+    return template or "unmatched"
+
+
+class RequestContext:
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        incoming = req.get_header("X-Request-ID")
+        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        req.context.request_id = request_id
+        req.context.started = time.perf_counter()
+        logs.request_id.set(request_id)
+        resp.set_header("X-Request-ID", request_id)
+
+    async def process_response(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        elapsed = time.perf_counter() - getattr(req.context, "started", time.perf_counter())
+        route = route_label(req)
+        code = resp.status_code
+        REQUESTS.labels(route=route, method=req.method, code=str(code)).inc()
+        LATENCY.labels(route=route, method=req.method).observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "response completed",
+                extra={
+                    "method": req.method,
+                    "route": route,
+                    "status": code,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+        logs.request_id.set(None)

@@ -1,0 +1,64 @@
+"""Answering for endpoints that enqueue work: synchronously by default, or 202 with
+``Prefer: respond-async``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from api.job_runner import JobRunner
+from models.jobs import JobView
+from notary.errors import JobTimeoutError, NotaryError
+from notary.jobs import JobState, prefers_async, validate_callback_url
+
+JSON_TYPE = "application/json"
+
+
+def job_location(job_id: str) -> str:
+    return f"/v1/jobs/{job_id}"
+
+
+def callback_url_of(req: falcon.asgi.Request, body: dict[str, Any] | None = None) -> str | None:
+    value = (body or {}).get("callback_url") or req.get_param("callback_url")
+    return None if value is None else validate_callback_url(value)
+
+
+async def run_job(
+    req: falcon.asgi.Request,
+    resp: falcon.asgi.Response,
+    runner: JobRunner,
+    wait_timeout: float,
+    task_name: str,
+    params: dict[str, Any],
+    *,
+    gun: str | None,
+    callback_url: str | None,
+    on_success: Callable[[falcon.asgi.Response, Any], None],
+) -> None:
+    job_id = await runner.submit(task_name, params, gun=gun, callback_url=callback_url)
+    if prefers_async(req.get_header("Prefer")):
+        job = await runner.load(job_id)
+        assert job is not None
+        respond_accepted(resp, job)
+        return
+    job = await runner.wait(job_id, wait_timeout)
+    assert job is not None
+    if job.state is JobState.SUCCEEDED:
+        on_success(resp, job.result)
+    elif job.state is JobState.FAILED:
+        raise NotaryError.from_dict(job.error or {})
+    else:
+        resp.set_header("Location", job_location(job_id))
+        raise JobTimeoutError({"job": job_id})
+
+
+def respond_accepted(resp: falcon.asgi.Response, job: JobView) -> None:
+    resp.status = falcon.HTTP_202
+    resp.set_header("Location", job_location(job.id))
+    resp.set_header("Preference-Applied", "respond-async")
+    resp.content_type = JSON_TYPE
+    resp.data = json.dumps(job.to_dict(), separators=(",", ":")).encode()

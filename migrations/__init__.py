@@ -1,0 +1,1 @@
+"""Alembic migrations; run through ``models.migrate.upgrade`` (or ``notary-db upgrade``)."""

@@ -1,0 +1,89 @@
+"""Engines and sessions. Created by the process after it forks, never at import."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+# notary-server's MySQL DSN: user:password@tcp(host:port)/dbname?params
+_GO_MYSQL_DSN = re.compile(r"^(?P<user>[^:@]*)(?::(?P<password>[^@]*))?@tcp\((?P<addr>[^)]*)\)/(?P<db>[^?]*)")
+
+
+def sqlalchemy_url(db_url: str, backend: str) -> str:
+    """Accept notary-server's own ``storage.db_url`` spellings as well as SQLAlchemy URLs."""
+    if backend == "mysql":
+        match = _GO_MYSQL_DSN.match(db_url)
+        if match:
+            credentials = quote(match["user"], safe="")
+            if match["password"] is not None:
+                credentials += ":" + quote(match["password"], safe="")
+            return f"mysql+pymysql://{credentials}@{match['addr']}/{match['db']}?charset=utf8mb4"
+        if db_url.startswith("mysql://"):
+            return "mysql+pymysql://" + db_url.removeprefix("mysql://")
+    if backend == "postgres":
+        for scheme in ("postgres://", "postgresql://"):
+            if db_url.startswith(scheme):
+                url = "postgresql+psycopg://" + db_url.removeprefix(scheme)
+                # libpq's sslmode is understood by psycopg as is.
+                return url
+    return db_url
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            from pathlib import Path
+
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own BEGIN handling defers locking; BEGIN IMMEDIATE makes writers queue up instead of
+        # failing with "database is locked" half-way through a transaction.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **options)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let the "begin" listener issue BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """An engine plus a session factory; ``transaction()`` commits on success and rolls back on error."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1 FROM jobs WHERE 1 = 0"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

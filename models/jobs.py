@@ -1,0 +1,148 @@
+"""Job records. State changes are conditional UPDATEs, so two attempts of one job cannot both finish it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.tables import Job
+from notary.jobs import JobState
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as the API shows it."""
+
+    id: str
+    kind: str
+    state: JobState
+    gun: str | None
+    result: Any
+    error: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            "updated_at": self.updated_at.isoformat().replace("+00:00", "Z"),
+        }
+        if self.gun is not None:
+            body["gun"] = self.gun
+        if self.finished_at is not None:
+            body["finished_at"] = self.finished_at.isoformat().replace("+00:00", "Z")
+        if self.state is JobState.SUCCEEDED:
+            body["result"] = self.result
+        if self.state is JobState.FAILED:
+            body["error"] = self.error
+        return body
+
+
+def view(job: Job) -> JobView:
+    return JobView(
+        id=job.id,
+        kind=job.kind,
+        state=JobState(job.state),
+        gun=job.gun,
+        result=None if job.result is None else json.loads(job.result),
+        error=None if job.error is None else json.loads(job.error),
+        attempts=job.attempts,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        finished_at=job.finished_at,
+    )
+
+
+def create_job(
+    session: Session,
+    kind: str,
+    params: dict[str, Any],
+    gun: str | None = None,
+    callback_url: str | None = None,
+) -> Job:
+    now = utcnow()
+    job = Job(
+        id=uuid.uuid4().hex,
+        kind=kind,
+        state=JobState.QUEUED.value,
+        gun=gun,
+        params=json.dumps(params, separators=(",", ":")),
+        callback_url=callback_url,
+        attempts=0,
+        enqueued_count=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def claim(session: Session, job_id: str) -> bool:
+    """queued|running -> running, counting the attempt; False if the job is finished or unknown."""
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
+        .values(state=JobState.RUNNING.value, attempts=Job.attempts + 1, started_at=now, updated_at=now)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def finish(
+    session: Session, job_id: str, state: JobState, *, result: Any = None, error: dict[str, Any] | None = None
+) -> bool:
+    """running -> succeeded|failed in the caller's transaction; False if another attempt finished it first."""
+    now = utcnow()
+    values: dict[str, Any] = {"state": state.value, "updated_at": now, "finished_at": now}
+    if state is JobState.SUCCEEDED:
+        values["result"] = json.dumps(result, separators=(",", ":"))
+    else:
+        values["error"] = json.dumps(error, separators=(",", ":"))
+    finished = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_([JobState.RUNNING.value, JobState.QUEUED.value]))
+        .values(**values)
+    )
+    return bool(finished.rowcount)  # type: ignore[attr-defined]
+
+
+def stale_jobs(session: Session, queued_before: datetime, running_before: datetime, limit: int) -> list[Job]:
+    """Jobs that were never picked up, or whose worker has gone quiet, oldest first."""
+    query = (
+        select(Job)
+        .where(
+            ((Job.state == JobState.QUEUED.value) & (Job.updated_at < queued_before))
+            | ((Job.state == JobState.RUNNING.value) & (Job.updated_at < running_before))
+        )
+        .order_by(Job.updated_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def mark_requeued(session: Session, job: Job) -> None:
+    job.enqueued_count += 1
+    job.updated_at = utcnow()
+
+
+def running_lease(visibility_timeout: float) -> timedelta:
+    """A running job untouched for longer than the broker's redelivery window has lost its worker."""
+    return timedelta(seconds=visibility_timeout * 2)

@@ -1,0 +1,79 @@
+"""The SQL implementation of ``notary.ports.ServerKeyStore``, bound to one session (one transaction)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.tables import ServerKey
+from notary.ports import SealedKey, StoredKey
+from notary.tuf.keys import PublicKey
+
+
+def to_stored(row: ServerKey) -> StoredKey:
+    return StoredKey(
+        gun=row.gun,
+        role=row.role,
+        public_key=PublicKey(row.keytype, row.public),
+        algorithm=row.algorithm,
+        status=row.status,
+        created_at=row.created_at,
+    )
+
+
+class SqlServerKeyStore:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _rows(self, gun: str, role: str, status: str) -> ServerKey | None:
+        query = (
+            select(ServerKey)
+            .where(ServerKey.gun == gun, ServerKey.role == role, ServerKey.status == status)
+            .order_by(ServerKey.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(query).first()
+
+    def current(self, gun: str, role: str) -> StoredKey | None:
+        row = self._rows(gun, role, "active") or self._rows(gun, role, "pending")
+        return None if row is None else to_stored(row)
+
+    def pending(self, gun: str, role: str) -> StoredKey | None:
+        row = self._rows(gun, role, "pending")
+        return None if row is None else to_stored(row)
+
+    def add_pending(self, gun: str, role: str, key: SealedKey) -> StoredKey:
+        row = ServerKey(
+            key_id=key.public_key.key_id,
+            gun=gun,
+            role=role,
+            algorithm=key.algorithm,
+            keytype=key.public_key.keytype,
+            public=key.public_key.public,
+            private_sealed=key.sealed_private,
+            kek_id=key.kek_id,
+            status="pending",
+            pending_slot=1,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            # Another request created the pending key first; unique (gun, role, pending_slot) kept it single.
+            winner = self._rows(gun, role, "pending")
+            if winner is None:
+                raise
+            return to_stored(winner)
+        return to_stored(row)
+
+    def retire_pending(self, gun: str, role: str) -> None:
+        self.session.execute(
+            update(ServerKey)
+            .where(ServerKey.gun == gun, ServerKey.role == role, ServerKey.status == "pending")
+            .values(status="superseded", pending_slot=None)
+        )
+
+    def sealed_private(self, key_id: str) -> ServerKey | None:
+        """The row with the sealed private half; only the signer can open it."""
+        return self.session.scalars(select(ServerKey).where(ServerKey.key_id == key_id)).first()

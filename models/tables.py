@@ -1,0 +1,130 @@
+"""The tables. Versions of metadata are unique per (gun, role, version) by constraint, not only by a check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+# MySQL's BLOB stops at 64 KiB; metadata and job payloads can be far larger.
+Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER PRIMARY KEY
+
+
+class TufFile(Base):
+    __tablename__ = "tuf_files"
+    __table_args__ = (UniqueConstraint("gun", "role", "version"), Index(None, "sha256"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    gun: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(Blob)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ChangefeedEntry(Base):
+    __tablename__ = "changefeed"
+    __table_args__ = (Index(None, "gun"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    gun: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(20))
+
+
+class ServerKey(Base):
+    """A private key the server holds for a repository (timestamp, or snapshot when handed over).
+
+    ``private_sealed`` is AES-GCM ciphertext under the signer's key-encryption key ``kek_id``; only the
+    signer process can open it. ``pending_slot`` is 1 while the key waits for a root to use it and NULL
+    otherwise: the unique constraint then allows at most one pending key per (gun, role), on every backend
+    (NULLs never collide in a unique index).
+    """
+
+    __tablename__ = "server_keys"
+    __table_args__ = (UniqueConstraint("gun", "role", "pending_slot"), Index(None, "gun", "role"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    gun: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    algorithm: Mapped[str] = mapped_column(String(20))
+    keytype: Mapped[str] = mapped_column(String(20))
+    public: Mapped[str] = mapped_column(Text)
+    private_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    pending_slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Job(Base):
+    """A unit of asynchronous work. The database, not Celery's result backend, owns its state."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index(None, "state", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    gun: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    params: Mapped[str] = mapped_column(LongText, default="{}")
+    result: Mapped[str | None] = mapped_column(LongText, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One message to one URL. The body is stored exactly as signed so retries resend identical bytes."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "job_id"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index(None, "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(Id)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,145 @@
+"""The one error tree of the service.
+
+Every error a client can see is a subclass of ``NotaryError`` with a stable ``code`` and HTTP ``status``;
+the API renders it as notary's envelope ``{"errors":[{"code","message","detail"}]}``. Messages of the
+notary-compatible codes are notary's own, because the Go client matches on the code and prints the detail.
+
+    NotaryError
+    ├── NotFoundError                 404 METADATA_NOT_FOUND
+    ├── JobNotFoundError              404 JOB_NOT_FOUND
+    ├── InvalidRequestError           400 INVALID_REQUEST
+    │   ├── InvalidRoleError          400 INVALID_ROLE
+    │   └── InvalidParametersError    400 INVALID_PARAMETERS
+    ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
+    ├── UnsupportedMediaTypeError     415 UNSUPPORTED_MEDIA_TYPE
+    ├── MethodNotAllowedError         405 METHOD_NOT_ALLOWED
+    ├── SignerUnavailableError        503 SIGNER_UNAVAILABLE
+    ├── JobTimeoutError               504 JOB_TIMEOUT
+    └── InternalError                 500 UNKNOWN   (message is generic; internals are only logged)
+
+``ConfigError`` is separate: it stops start-up and is never sent to a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class NotaryError(Exception):
+    code: ClassVar[str] = "UNKNOWN"
+    status: ClassVar[int] = 500
+    message: ClassVar[str] = "unknown error"
+
+    def __init__(self, detail: Any = None, *, message: str | None = None) -> None:
+        self.detail = detail
+        if message is not None:
+            self.message = message  # type: ignore[misc]
+        super().__init__(self.message if detail is None else f"{self.message}: {detail}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form of one error; ``detail`` is omitted when None, as docker/distribution does."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return body
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NotaryError:
+        """Rebuild an error recorded in a job, keeping its code, status and detail."""
+        code = str(data.get("code", InternalError.code))
+        error_class = _BY_CODE.get(code, InternalError)
+        return error_class(data.get("detail"), message=data.get("message"))
+
+
+class NotFoundError(NotaryError):
+    code = "METADATA_NOT_FOUND"
+    status = 404
+    message = "You have requested metadata that does not exist."
+
+
+class JobNotFoundError(NotaryError):
+    code = "JOB_NOT_FOUND"
+    status = 404
+    message = "There is no job with this id."
+
+
+class InvalidRequestError(NotaryError):
+    code = "INVALID_REQUEST"
+    status = 400
+    message = "The request is invalid."
+
+
+class InvalidRoleError(InvalidRequestError):
+    code = "INVALID_ROLE"
+    message = "The role you are attempting to operate on is invalid."
+
+
+class InvalidParametersError(InvalidRequestError):
+    code = "INVALID_PARAMETERS"
+    message = "The parameters provided are not valid."
+
+
+class PayloadTooLargeError(NotaryError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    message = "The request body is larger than this server accepts."
+
+
+class UnsupportedMediaTypeError(NotaryError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    message = "The request body must be JSON."
+
+
+class MethodNotAllowedError(NotaryError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    message = "This method is not allowed on this resource."
+
+
+class SignerUnavailableError(NotaryError):
+    code = "SIGNER_UNAVAILABLE"
+    status = 503
+    message = "The signing service is not available; try again later."
+
+
+class JobTimeoutError(NotaryError):
+    code = "JOB_TIMEOUT"
+    status = 504
+    message = "The job did not finish in time; poll its Location for the outcome."
+
+
+class InternalError(NotaryError):
+    code = "UNKNOWN"
+    status = 500
+    message = "unknown error"
+
+
+class ConfigError(Exception):
+    """A configuration problem: one line naming the key and where its value came from."""
+
+    def __init__(self, key: str, source: str, problem: str) -> None:
+        self.key = key
+        self.source = source
+        self.problem = problem
+        super().__init__(f"configuration error: {key} (from {source}): {problem}")
+
+
+def _all_subclasses(base: type[NotaryError]) -> list[type[NotaryError]]:
+    found: list[type[NotaryError]] = []
+    for sub in base.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+_BY_CODE: dict[str, type[NotaryError]] = {}
+
+
+def register_codes() -> None:
+    """Index every error class by code; call again after defining subclasses in other modules."""
+    for error_class in [NotaryError, *_all_subclasses(NotaryError)]:
+        _BY_CODE.setdefault(error_class.code, error_class)
+
+
+register_codes()

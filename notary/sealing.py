@@ -1,0 +1,40 @@
+"""Private keys at rest: AES-256-GCM under a key-encryption key (KEK) named by id.
+
+The associated data binds a ciphertext to the row it belongs to (key id, GUN, role), so a sealed key copied
+into another row does not open. A sealed blob is ``nonce (12 bytes) || ciphertext+tag``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES = 12
+
+
+class SealingError(Exception):
+    """A sealed key could not be opened: unknown KEK id or authentication failure. Carries no secret."""
+
+
+def associated_data(*parts: str) -> bytes:
+    return "\x1f".join(parts).encode()
+
+
+def seal(keks: Sequence[tuple[str, bytes]], plaintext: bytes, aad: bytes) -> tuple[str, bytes]:
+    """Encrypt under the first (active) KEK; returns (kek_id, sealed blob)."""
+    kek_id, kek = keks[0]
+    nonce = os.urandom(NONCE_BYTES)
+    return kek_id, nonce + AESGCM(kek).encrypt(nonce, plaintext, aad)
+
+
+def unseal(keks: Sequence[tuple[str, bytes]], kek_id: str, sealed: bytes, aad: bytes) -> bytes:
+    kek = dict(keks).get(kek_id)
+    if kek is None:
+        raise SealingError(f"no key-encryption key with id {kek_id!r} is configured")
+    try:
+        return AESGCM(kek).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+    except InvalidTag:
+        raise SealingError(f"sealed key does not authenticate under key-encryption key {kek_id!r}") from None

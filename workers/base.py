@@ -1,0 +1,113 @@
+"""The base task: it owns a job's state machine, retries transient failures, and reports outcomes.
+
+A job task receives only the job id. It claims the job (queued|running -> running), then runs the work and
+records the outcome in ONE transaction, with a conditional UPDATE: if the worker dies before that commit the
+effect and the outcome are both lost together, the message (acks_late) is redelivered, and the next attempt
+does the work again; if two attempts race, only one commit can finish the job. So a job finishes once.
+
+After the terminal commit the task publishes ``notary:job:<id>`` on Redis (the API waits on it) and hands any
+``callback_url`` to the webhooks queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import redis
+from celery import Task
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from models import jobs as job_records
+from models.tables import Job
+from notary.errors import InternalError, NotaryError
+from notary.jobs import JobState
+from workers import metrics, runtime
+from workers.app import job_channel
+
+log = logging.getLogger("notary.tasks")
+
+TRANSIENT_ERRORS = (OperationalError, redis.ConnectionError, redis.TimeoutError, ConnectionError)
+MAX_TRANSIENT_RETRIES = 5
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """Subclasses implement ``execute(session, job, params)`` returning a JSON-able result."""
+
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def run(self, job_id: str) -> None:
+        started = time.monotonic()
+        outcome = "skipped"
+        try:
+            outcome = self._run_job(job_id)
+        finally:
+            metrics.record_task(self.name, outcome, time.monotonic() - started)
+
+    def _run_job(self, job_id: str) -> str:
+        database = runtime.current().database
+        with database.transaction() as session:
+            if not job_records.claim(session, job_id):
+                log.info("job already finished or unknown; nothing to do", extra={"job_id": job_id})
+                return "skipped"
+        try:
+            with database.transaction() as session:
+                job = job_records.get_job(session, job_id)
+                assert job is not None
+                result = self.execute(session, job, json.loads(job.params))
+                if not job_records.finish(session, job_id, JobState.SUCCEEDED, result=result):
+                    raise _AlreadyFinished
+        except _AlreadyFinished:
+            log.info("another attempt finished this job first", extra={"job_id": job_id})
+            return "skipped"
+        except NotaryError as error:
+            self._fail(job_id, error)
+            return "failed"
+        except TRANSIENT_ERRORS as error:
+            if self.request.retries < MAX_TRANSIENT_RETRIES:
+                log.warning(
+                    "transient failure; retrying", extra={"job_id": job_id, "error": type(error).__name__}
+                )
+                raise self.retry(countdown=min(2**self.request.retries, 30), exc=error) from None
+            log.exception("transient failures exhausted the retries", extra={"job_id": job_id})
+            self._fail(job_id, InternalError())
+            return "failed"
+        except DBAPIError:
+            log.exception("database error in job", extra={"job_id": job_id})
+            self._fail(job_id, InternalError())
+            return "failed"
+        except Exception:
+            # Never put internals into the job: they would reach clients and webhooks.
+            log.exception("job failed unexpectedly", extra={"job_id": job_id})
+            self._fail(job_id, InternalError())
+            return "failed"
+        self._announce(job_id)
+        return "succeeded"
+
+    def _fail(self, job_id: str, error: NotaryError) -> None:
+        with runtime.current().database.transaction() as session:
+            finished = job_records.finish(session, job_id, JobState.FAILED, error=error.to_dict())
+        if finished:
+            self._announce(job_id)
+
+    def _announce(self, job_id: str) -> None:
+        from workers.webhook_tasks import schedule_job_webhook
+
+        try:
+            runtime.current().redis.publish(job_channel(job_id), "done")
+        except redis.RedisError:
+            # Waiters fall back to polling the database, so a lost notification only costs latency.
+            log.warning("could not publish job completion", extra={"job_id": job_id})
+        schedule_job_webhook(job_id)
+
+
+class _AlreadyFinished(Exception):
+    pass

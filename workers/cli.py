@@ -1,0 +1,145 @@
+"""``notary-worker``, ``notary-signer`` and ``notary-beat``: validate the configuration, then run Celery.
+
+Each takes ``-config FILE`` (or NOTARY_CONFIG_FILE). A bad configuration stops start-up with one line.
+Only ``notary-signer`` reads the key-encryption keys (``-keks-file`` or NOTARY_SERVER_SIGNER_KEKS), so no
+other process ever holds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from notary import logs
+from notary.errors import ConfigError
+from notary.settings import Settings, load_settings, require_keks
+
+CONFIG_ENV = "NOTARY_CONFIG_FILE"
+KEKS_ENV = "NOTARY_SERVER_SIGNER_KEKS"
+
+
+def _parse(prog: str, argv: list[str] | None, *, keks_file: bool = False) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("-config", "--config", type=Path, default=os.environ.get(CONFIG_ENV) or None)
+    parser.add_argument("-concurrency", "--concurrency", type=int, default=None)
+    if keks_file:
+        parser.add_argument("-keks-file", "--keks-file", type=Path, help="file holding id:base64key lines")
+    return parser.parse_args(argv)
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    if args.config is not None:
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
+    settings = load_settings(args.config, os.environ)
+    prepare_process(settings)
+    return settings
+
+
+def prepare_process(settings: Settings) -> None:
+    """Logging and the shared metrics folder; must run before prometheus_client is imported."""
+    logs.configure(settings["logging.level"])
+    metrics_dir = settings.data_dir / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+
+
+def _run_celery(settings: Settings, arguments: list[str]) -> int:
+    from workers.app import configure
+
+    app = configure(settings)
+    app.start(arguments)
+    return 0
+
+
+def _fail(exc: ConfigError) -> int:
+    print(exc, file=sys.stderr)
+    return 2
+
+
+def worker_main(argv: list[str] | None = None) -> int:
+    args = _parse("notary-worker", argv)
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        return _fail(exc)
+    if KEKS_ENV in os.environ:
+        # A worker must never be able to open private keys; refusing here keeps a deployment honest.
+        return _fail(
+            ConfigError("signer.keks", f"env {KEKS_ENV}", "only notary-signer may be given the KEKs")
+        )
+    concurrency = str(args.concurrency or 2)
+    return _run_celery(
+        settings,
+        [
+            "worker",
+            "-Q",
+            "default,webhooks",
+            "-n",
+            "worker@%h",
+            "-c",
+            concurrency,
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ],
+    )
+
+
+def signer_main(argv: list[str] | None = None) -> int:
+    args = _parse("notary-signer", argv, keks_file=True)
+    if args.keks_file is not None:
+        try:
+            lines = args.keks_file.read_text().split()
+        except OSError as exc:
+            return _fail(ConfigError("-keks-file", str(args.keks_file), f"cannot read: {exc.strerror}"))
+        os.environ[KEKS_ENV] = ",".join(lines)
+    try:
+        settings = _load(args)
+        require_keks(settings)
+    except ConfigError as exc:
+        return _fail(exc)
+    from celery.signals import worker_ready, worker_shutdown
+
+    from workers import heartbeat, runtime
+
+    stop_heartbeat = []
+
+    @worker_ready.connect(weak=False)
+    def _start_heartbeat(**_kwargs: object) -> None:
+        stop_heartbeat.append(heartbeat.start(runtime.current().redis))
+
+    @worker_shutdown.connect(weak=False)
+    def _stop_heartbeat(**_kwargs: object) -> None:
+        for event in stop_heartbeat:
+            event.set()
+
+    concurrency = str(args.concurrency or 1)
+    return _run_celery(
+        settings,
+        [
+            "worker",
+            "-Q",
+            "signer",
+            "-n",
+            "signer@%h",
+            "-c",
+            concurrency,
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ],
+    )
+
+
+def beat_main(argv: list[str] | None = None) -> int:
+    args = _parse("notary-beat", argv)
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        return _fail(exc)
+    schedule = settings.data_dir / "celerybeat-schedule"
+    return _run_celery(settings, ["beat", "-s", str(schedule), "-l", "INFO"])

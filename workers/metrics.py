@@ -1,0 +1,23 @@
+"""Task metrics. With PROMETHEUS_MULTIPROC_DIR set (the launchers set it) every worker process writes its own
+file, and the API's /metrics aggregates them with the HTTP metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+TASKS = Counter("notary_tasks_total", "Celery tasks run, by task name and outcome", ["task", "outcome"])
+TASK_SECONDS = Histogram(
+    "notary_task_duration_seconds",
+    "Celery task run time, by task name",
+    ["task"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "notary_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
+)
+JOBS_REQUEUED = Counter("notary_jobs_requeued_total", "Stale jobs sent to the queue again")
+
+
+def record_task(task: str, outcome: str, seconds: float) -> None:
+    TASKS.labels(task=task, outcome=outcome).inc()
+    TASK_SECONDS.labels(task=task).observe(seconds)

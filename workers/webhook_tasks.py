@@ -1,0 +1,109 @@
+"""Webhook delivery on the ``webhooks`` queue: Standard Webhooks signatures, exponential backoff, a bounded
+number of attempts, and every attempt recorded. Short waits are Celery countdowns; longer ones are picked
+up by the ``webhooks.retry_due`` beat task, so no message sits in a worker past the broker's
+visibility window."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+
+import httpx
+
+from models import jobs as job_records
+from models import webhooks as deliveries
+from models.base import utcnow
+from notary import webhooks
+from workers import metrics, runtime
+from workers.app import celery_app
+
+log = logging.getLogger("notary.webhooks")
+COUNTDOWN_LIMIT_SECONDS = 60
+MAX_BACKOFF_SECONDS = 3600
+BATCH = 200
+
+
+def backoff_seconds(base: float, attempts_made: int) -> float:
+    return float(min(base * 2 ** (attempts_made - 1), MAX_BACKOFF_SECONDS))
+
+
+def schedule_job_webhook(job_id: str) -> None:
+    """Queue a ``job.finished`` event for the job's callback_url, if it has one."""
+    state = runtime.current()
+    with state.database.transaction() as session:
+        job = job_records.get_job(session, job_id)
+        if job is None or not job.callback_url:
+            return
+        if not state.settings["webhooks.secret"]:
+            log.error(
+                "job has a callback_url but webhooks.secret is not configured", extra={"job_id": job_id}
+            )
+            return
+        payload = {
+            "type": "job.finished",
+            "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+            "data": job_records.view(job).to_dict(),
+        }
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        delivery_id = deliveries.create_delivery(session, job.callback_url, "job.finished", body, job_id)
+    deliver.delay(delivery_id)
+
+
+@celery_app.task(name="webhooks.deliver")  # type: ignore[untyped-decorator]
+def deliver(delivery_id: int) -> str:
+    state = runtime.current()
+    settings = state.settings
+    secret = settings["webhooks.secret"]
+    now = utcnow()
+    with state.database.transaction() as session:
+        delivery = deliveries.claim_attempt(session, delivery_id, now)
+        if delivery is None:
+            return "skipped"
+        url, body, message_id = delivery.url, delivery.body, delivery.message_id
+    status_code: int | None = None
+    error: str | None = None
+    started = time.monotonic()
+    try:
+        headers = webhooks.headers(secret, message_id, int(time.time()), body)
+        response = httpx.post(url, content=body, headers=headers, timeout=settings["webhooks.timeout"])
+        status_code = response.status_code
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    delivered = status_code is not None and 200 <= status_code < 300
+    with state.database.transaction() as session:
+        delivery = session.get(deliveries.WebhookDelivery, delivery_id)
+        assert delivery is not None
+        attempts_made = delivery.attempts + 1
+        retry_in = None
+        if not delivered and attempts_made < settings["webhooks.max_attempts"]:
+            retry_in = backoff_seconds(settings["webhooks.backoff_base"], attempts_made)
+        deliveries.record_attempt(
+            session,
+            delivery,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+            delivered=delivered,
+            next_attempt_at=None if retry_in is None else utcnow() + timedelta(seconds=retry_in),
+        )
+    outcome = "delivered" if delivered else ("retrying" if retry_in is not None else "failed")
+    metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
+    log.info(
+        "webhook attempt",
+        extra={"delivery_id": delivery_id, "status_code": status_code, "outcome": outcome, "url": url},
+    )
+    if retry_in is not None and retry_in <= COUNTDOWN_LIMIT_SECONDS:
+        deliver.apply_async(args=[delivery_id], countdown=retry_in)
+    return outcome
+
+
+@celery_app.task(name="webhooks.retry_due")  # type: ignore[untyped-decorator]
+def retry_due() -> int:
+    with runtime.current().database.transaction() as session:
+        due = deliveries.due_deliveries(session, utcnow(), BATCH)
+    for delivery_id in due:
+        deliver.delay(delivery_id)
+    return len(due)
