@@ -45,7 +45,7 @@ class Deps:
         )
 
 
-def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App:
+def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     app = falcon.asgi.App(middleware=[RequestContext()], media_type=falcon.MEDIA_JSON)
     app.req_options.strip_url_path_trailing_slash = False
     errors.install(app, reporting.make_reporter(settings))
@@ -76,7 +76,7 @@ class _Lifespan:
         await self.on_shutdown(scope, event)
 
 
-def get_app() -> falcon.asgi.App:
+def get_app() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     config_file = os.environ.get(CONFIG_ENV)
     settings = load_settings(Path(config_file) if config_file else None, os.environ)
     return create_app(settings, Deps.from_settings(settings))

@@ -96,7 +96,7 @@ def _serve(options: dict[str, Any]) -> None:
     from prometheus_client import multiprocess
 
     def child_exit(server: Any, worker: Any) -> None:
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
     class NotaryServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

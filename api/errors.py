@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import falcon
@@ -31,7 +31,10 @@ def render(resp: falcon.asgi.Response, error: NotaryError) -> None:
     resp.complete = True
 
 
-def install(app: falcon.asgi.App, report: Callable[[BaseException, falcon.asgi.Request], None]) -> None:
+def install(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
+    report: Callable[[BaseException, falcon.asgi.Request], None],
+) -> None:
     async def notary_error(
         req: falcon.asgi.Request, resp: falcon.asgi.Response, error: NotaryError, params: dict[str, Any]
     ) -> None:
@@ -53,7 +56,8 @@ def install(app: falcon.asgi.App, report: Callable[[BaseException, falcon.asgi.R
             mapped.status = error.status_code  # type: ignore[misc]
             mapped.code = "INVALID_REQUEST" if error.status_code < 500 else "UNKNOWN"  # type: ignore[misc]
         render(resp, mapped)
-        for name, value in (error.headers or {}).items():
+        headers = error.headers or {}
+        for name, value in headers.items() if isinstance(headers, Mapping) else headers:
             resp.set_header(name, value)
 
     async def unexpected(

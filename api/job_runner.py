@@ -86,7 +86,9 @@ class JobRunner:
     def _ensure_listener(self) -> None:
         if self._listener is None or self._listener.done():
             # A fresh context: the listener outlives the request that started it and must not log its id.
-            self._listener = asyncio.get_running_loop().create_task(self._listen(), context=contextvars.Context())
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), context=contextvars.Context()
+            )
 
     async def _listen(self) -> None:
         while True:

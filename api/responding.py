@@ -12,8 +12,9 @@ import falcon.asgi
 
 from api.job_runner import JobRunner
 from models.jobs import JobView
-from notary.errors import JobTimeoutError, NotaryError
+from notary.errors import JobTimeoutError, NotaryError, WebhooksDisabledError
 from notary.jobs import JobState, prefers_async, validate_callback_url
+from notary.settings import Settings
 
 JSON_TYPE = "application/json"
 
@@ -22,9 +23,16 @@ def job_location(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def callback_url_of(req: falcon.asgi.Request, body: dict[str, Any] | None = None) -> str | None:
+def callback_url_of(
+    req: falcon.asgi.Request, settings: Settings, body: dict[str, Any] | None = None
+) -> str | None:
+    """The job's webhook target (JSON body or query), refused up front when webhooks cannot be signed."""
     value = (body or {}).get("callback_url") or req.get_param("callback_url")
-    return None if value is None else validate_callback_url(value)
+    if value is None:
+        return None
+    if not settings["webhooks.secret"]:
+        raise WebhooksDisabledError()
+    return validate_callback_url(value)
 
 
 async def run_job(

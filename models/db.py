@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # notary-server's MySQL DSN: user:password@tcp(host:port)/dbname?params
-_GO_MYSQL_DSN = re.compile(r"^(?P<user>[^:@]*)(?::(?P<password>[^@]*))?@tcp\((?P<addr>[^)]*)\)/(?P<db>[^?]*)")
+_GO_MYSQL_DSN = re.compile(r"^(?P<user>[^:@]*)(?::(?P<password>.*))?@tcp\((?P<addr>[^)]*)\)/(?P<db>[^?]*)")
 
 
 def sqlalchemy_url(db_url: str, backend: str) -> str:
@@ -46,11 +46,16 @@ def make_engine(url: str, **options: Any) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own BEGIN handling defers locking; BEGIN IMMEDIATE makes writers queue up instead of
-        # failing with "database is locked" half-way through a transaction.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **options)
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # Writers take the write lock up front (BEGIN IMMEDIATE), so they queue on busy_timeout instead of
+    # failing with "database is locked" half-way through; readers stay deferred and, under WAL, never wait.
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,22 +68,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_OPTION = "notary_write"
+
+
 class Database:
     """An engine plus a session factory; ``transaction()`` commits on success and rolls back on error."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        writer = self.engine.execution_options(**{WRITE_OPTION: True})
+        self._write_sessions = sessionmaker(writer, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with self._write_sessions.begin() as session:
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             yield session
 
     def ping(self) -> None:

@@ -72,7 +72,8 @@ class ServerKey(Base):
     private_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    pending_slot: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+    # evaluates_none: an explicit None is stored as NULL; otherwise the ORM would skip it and apply default=1.
+    pending_slot: Mapped[int | None] = mapped_column(Integer().evaluates_none(), nullable=True, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -9,7 +9,8 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     ├── JobNotFoundError              404 JOB_NOT_FOUND
     ├── InvalidRequestError           400 INVALID_REQUEST
     │   ├── InvalidRoleError          400 INVALID_ROLE
-    │   └── InvalidParametersError    400 INVALID_PARAMETERS
+    │   ├── InvalidParametersError    400 INVALID_PARAMETERS
+    │   └── WebhooksDisabledError     400 WEBHOOKS_DISABLED
     ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
     ├── UnsupportedMediaTypeError     415 UNSUPPORTED_MEDIA_TYPE
     ├── MethodNotAllowedError         405 METHOD_NOT_ALLOWED
@@ -79,6 +80,11 @@ class InvalidParametersError(InvalidRequestError):
     message = "The parameters provided are not valid."
 
 
+class WebhooksDisabledError(InvalidRequestError):
+    code = "WEBHOOKS_DISABLED"
+    message = "This server has no webhooks.secret configured, so it cannot send callbacks."
+
+
 class PayloadTooLargeError(NotaryError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
@@ -138,7 +144,7 @@ _BY_CODE: dict[str, type[NotaryError]] = {}
 
 def register_codes() -> None:
     """Index every error class by code; call again after defining subclasses in other modules."""
-    for error_class in [NotaryError, *_all_subclasses(NotaryError)]:
+    for error_class in _all_subclasses(NotaryError):  # UNKNOWN is InternalError, not the bare base
         _BY_CODE.setdefault(error_class.code, error_class)
 
 

@@ -36,5 +36,5 @@ def unseal(keks: Sequence[tuple[str, bytes]], kek_id: str, sealed: bytes, aad: b
         raise SealingError(f"no key-encryption key with id {kek_id!r} is configured")
     try:
         return AESGCM(kek).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: a blob too short to hold a nonce
         raise SealingError(f"sealed key does not authenticate under key-encryption key {kek_id!r}") from None

@@ -258,7 +258,7 @@ class Settings:
 
 def _flatten(document: Any, source: str, prefix: str = "") -> dict[str, Any]:
     if not isinstance(document, dict):
-        raise ConfigError(prefix or "<root>", source, "must be a JSON object")
+        raise ConfigError(prefix.rstrip(".") or "<root>", source, "must be a JSON object")
     flat: dict[str, Any] = {}
     for name, value in document.items():
         key = f"{prefix}{name}"

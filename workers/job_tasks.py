@@ -14,7 +14,7 @@ log = logging.getLogger("notary.jobs")
 BATCH = 200
 
 
-@celery_app.task(name="jobs.requeue_stale")  # type: ignore[untyped-decorator]
+@celery_app.task(name="jobs.requeue_stale")
 def requeue_stale() -> int:
     settings = runtime.current().settings
     now = utcnow()

@@ -15,6 +15,7 @@ import httpx
 from models import jobs as job_records
 from models import webhooks as deliveries
 from models.base import utcnow
+from models.tables import WebhookDelivery
 from notary import webhooks
 from workers import metrics, runtime
 from workers.app import celery_app
@@ -51,7 +52,7 @@ def schedule_job_webhook(job_id: str) -> None:
     deliver.delay(delivery_id)
 
 
-@celery_app.task(name="webhooks.deliver")  # type: ignore[untyped-decorator]
+@celery_app.task(name="webhooks.deliver")
 def deliver(delivery_id: int) -> str:
     state = runtime.current()
     settings = state.settings
@@ -74,7 +75,7 @@ def deliver(delivery_id: int) -> str:
     duration_ms = int((time.monotonic() - started) * 1000)
     delivered = status_code is not None and 200 <= status_code < 300
     with state.database.transaction() as session:
-        delivery = session.get(deliveries.WebhookDelivery, delivery_id)
+        delivery = session.get(WebhookDelivery, delivery_id)
         assert delivery is not None
         attempts_made = delivery.attempts + 1
         retry_in = None
@@ -100,7 +101,7 @@ def deliver(delivery_id: int) -> str:
     return outcome
 
 
-@celery_app.task(name="webhooks.retry_due")  # type: ignore[untyped-decorator]
+@celery_app.task(name="webhooks.retry_due")
 def retry_due() -> int:
     with runtime.current().database.transaction() as session:
         due = deliveries.due_deliveries(session, utcnow(), BATCH)

@@ -38,7 +38,8 @@ class NotaryApi:
             ("GetKey", "POST"): self.rotate_key,
         }
 
-    async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_: Any) -> None:
+    async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response | None, **_: Any) -> None:
+        assert resp is not None  # None only for WebSocket requests, which no /v2 route accepts
         cleaned = routing.clean_path(req.path)
         if cleaned != req.path:
             resp.status = falcon.HTTP_301
@@ -84,7 +85,7 @@ class NotaryApi:
             task,
             {"role": params["role"]},
             gun=params["gun"],
-            callback_url=callback_url_of(req),
+            callback_url=callback_url_of(req, self.settings),
             on_success=render,
         )
 
