@@ -8,20 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import NotaryStack, fresh_redis_url
+from tests.support.processes import NotaryStack
 from tests.support.servers import RedisServer
 
 pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_server: RedisServer) -> Iterator[NotaryStack]:
-    """A deployment on SQLite with no process started yet; every process it starts is stopped afterwards."""
-    notary = NotaryStack(
-        tmp_path / "notary", fresh_redis_url(redis_server.url), f"sqlite:///{tmp_path}/notary.db"
-    )
+def stack(tmp_path: Path) -> Iterator[NotaryStack]:
+    """A deployment on SQLite with a Redis of its own and no process started yet; every process it starts
+    is stopped afterwards, so nothing of one test can consume another test's queues."""
+    redis = RedisServer.start(tmp_path / "redis")
+    notary = NotaryStack(tmp_path / "notary", redis.url, f"sqlite:///{tmp_path}/notary.db")
     yield notary
     notary.stop_all()
+    redis.stop()
 
 
 @pytest.fixture

@@ -29,8 +29,6 @@ from .servers import _parent_death_preexec, find_free_port, log_tail
 BIN = Path(sys.executable).parent
 READY_TIMEOUT = 60.0
 
-_REDIS_DB_COUNTER = iter(range(1, 16))
-
 
 def new_kek() -> str:
     return "k1:" + base64.b64encode(os.urandom(32)).decode()
@@ -165,14 +163,18 @@ class NotaryStack:
             str(self.config_path),
             *extra_args,
         ]
-        process = Process(name, argv, process_env, self.root / f"{name}.log").start()
-        self.processes[name] = process
+        process = self.track(Process(name, argv, process_env, self.root / f"{name}.log").start())
         if name == "web":
             self.wait_http_ready(process)
         if name == "signer":
             wait_until(self.signer_alive, READY_TIMEOUT, what="the signer heartbeat")
         if name == "worker":
             wait_until(lambda: "ready." in process.log_path.read_text(), READY_TIMEOUT, what="worker ready")
+        return process
+
+    def track(self, process: Process) -> Process:
+        """Stop ``process`` with the stack; every process a test starts must be tracked."""
+        self.processes[process.name] = process
         return process
 
     def start_all(self) -> None:
@@ -221,14 +223,3 @@ def _backend(db_url: str) -> str:
     if db_url.startswith("mysql"):
         return "mysql"
     return "postgres"
-
-
-def fresh_redis_url(base_url: str) -> str:
-    """A Redis database of its own for one stack, emptied first, so queues never leak between tests."""
-    database = next(_REDIS_DB_COUNTER, None)
-    if database is None:
-        database = 15
-    url = base_url.rsplit("/", 1)[0] + f"/{database}"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    return url

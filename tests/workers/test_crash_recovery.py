@@ -39,7 +39,7 @@ def start_blocking_worker(stack: NotaryStack, name: str) -> Process:
         "INFO",
     ]
     env = stack.env({"NOTARY_CONFIG_FILE": str(stack.config_path), "PYTHONPATH": os.getcwd()})
-    process = Process(name, argv, env, stack.root / f"{name}.log").start()
+    process = stack.track(Process(name, argv, env, stack.root / f"{name}.log").start())
     wait_until(lambda: "ready." in process.log_path.read_text(), 60, what=f"{name} ready")
     return process
 
