@@ -182,7 +182,6 @@ OPTIONS: tuple[Option, ...] = (
     # how soon a task from a worker that died (even with SIGKILL) is redelivered.
     Option("broker.visibility_timeout", _seconds, 300.0),
     Option("signer.keks", _keks, (), secret=True),
-    Option("signer.timeout", _seconds, 10.0),
     Option("jobs.wait_timeout", _seconds, 30.0),
     Option("jobs.requeue_after", _seconds, 120.0),
     Option("webhooks.secret", _optional_text, secret=True),

@@ -134,7 +134,7 @@ def test_notary_server_file_loads(tmp_path: Path) -> None:
     assert settings["caching.max_age.consistent_metadata"] == 31_536_000
     assert settings["repositories.gun_prefixes"] == ("docker.io/", "example.com/team/")
     assert settings.source("storage.backend") == str(config_file)
-    assert settings.source("signer.timeout") == "default"
+    assert settings.source("jobs.wait_timeout") == "default"
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
