@@ -15,11 +15,13 @@ from celery import Celery
 
 from api import errors, reporting
 from api.job_runner import JobRunner
+from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
 from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
+from api.upload import multipart_handler
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
 from workers.runtime import CONFIG_ENV, redis_url_from_broker
@@ -48,8 +50,12 @@ class Deps:
 def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     app = falcon.asgi.App(middleware=[RequestContext()], media_type=falcon.MEDIA_JSON)
     app.req_options.strip_url_path_trailing_slash = False
+    app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart_handler(
+        settings["limits.max_part_bytes"]
+    )
     errors.install(app, reporting.make_reporter(settings))
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
+    cache = MetadataCache(deps.redis)
 
     health = HealthResource(deps.database, deps.redis)
     metrics = MetricsResource()
@@ -57,10 +63,11 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     app.add_route("/metrics", metrics)
     app.add_route("/_notary_server/metrics", metrics)
     app.add_route("/v1/jobs/{job_id}", JobResource(runner))
-    app.add_sink(NotaryApi(settings, runner, deps.redis), prefix=r"/v2(?=/|$)")
+    app.add_sink(NotaryApi(settings, deps.database, runner, deps.redis, cache), prefix=r"/v2(?=/|$)")
 
     async def shutdown(scope: Any, event: Any) -> None:
         await runner.close()
+        await cache.close()
         await deps.redis.aclose()
         deps.database.dispose()
 

@@ -77,6 +77,7 @@ def create_job(
     job = Job(
         id=uuid.uuid4().hex,
         kind=kind,
+        stage=kind,
         state=JobState.QUEUED.value,
         gun=gun,
         params=json.dumps(params, separators=(",", ":")),
@@ -95,33 +96,60 @@ def get_job(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id)
 
 
-def claim(session: Session, job_id: str) -> bool:
-    """queued|running -> running, counting the attempt; False if the job is finished or unknown."""
+_UNFINISHED = [JobState.QUEUED.value, JobState.RUNNING.value]
+
+
+def claim(session: Session, job_id: str, stage: str | None = None) -> bool:
+    """queued|running -> running, counting the attempt; False if the job is finished, unknown, or (when
+    ``stage`` is given) waiting for another step."""
     now = utcnow()
+    conditions = [Job.id == job_id, Job.state.in_(_UNFINISHED)]
+    if stage is not None:
+        conditions.append(Job.stage == stage)
     claimed = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
+        .where(*conditions)
         .values(state=JobState.RUNNING.value, attempts=Job.attempts + 1, started_at=now, updated_at=now)
     )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 def finish(
-    session: Session, job_id: str, state: JobState, *, result: Any = None, error: dict[str, Any] | None = None
+    session: Session,
+    job_id: str,
+    state: JobState,
+    *,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+    stage: str | None = None,
 ) -> bool:
-    """running -> succeeded|failed in the caller's transaction; False if another attempt finished it first."""
+    """running -> succeeded|failed in the caller's transaction; False if another attempt finished it first
+    (or, when ``stage`` is given, if the job has moved past that step)."""
     now = utcnow()
     values: dict[str, Any] = {"state": state.value, "updated_at": now, "finished_at": now}
     if state is JobState.SUCCEEDED:
         values["result"] = json.dumps(result, separators=(",", ":"))
     else:
         values["error"] = json.dumps(error, separators=(",", ":"))
-    finished = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state.in_([JobState.RUNNING.value, JobState.QUEUED.value]))
-        .values(**values)
-    )
+    conditions = [Job.id == job_id, Job.state.in_(_UNFINISHED)]
+    if stage is not None:
+        conditions.append(Job.stage == stage)
+    finished = session.execute(update(Job).where(*conditions).values(**values))
     return bool(finished.rowcount)  # type: ignore[attr-defined]
+
+
+def advance(session: Session, job_id: str, from_stage: str, to_stage: str, work: Any) -> bool:
+    """Hand a running job to its next step, with what that step needs; False if another attempt did."""
+    advanced = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.RUNNING.value, Job.stage == from_stage)
+        .values(stage=to_stage, work=json.dumps(work, separators=(",", ":")), updated_at=utcnow())
+    )
+    return bool(advanced.rowcount)  # type: ignore[attr-defined]
+
+
+def work_of(job: Job) -> Any:
+    return None if job.work is None else json.loads(job.work)
 
 
 def stale_jobs(session: Session, queued_before: datetime, running_before: datetime, limit: int) -> list[Job]:

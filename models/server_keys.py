@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models.base import utcnow
 from models.tables import ServerKey
 from notary.ports import SealedKey, StoredKey
 from notary.tuf.keys import PublicKey
@@ -77,3 +78,30 @@ class SqlServerKeyStore:
     def sealed_private(self, key_id: str) -> ServerKey | None:
         """The row with the sealed private half; only the signer can open it."""
         return self.session.scalars(select(ServerKey).where(ServerKey.key_id == key_id)).first()
+
+
+def held_public_keys(session: Session, gun: str) -> dict[str, list[PublicKey]]:
+    """The public halves of the keys the signer holds for ``gun`` (active and pending), by role."""
+    query = select(ServerKey).where(ServerKey.gun == gun, ServerKey.status.in_(["active", "pending"]))
+    held: dict[str, list[PublicKey]] = {}
+    for row in session.scalars(query.order_by(ServerKey.id)):
+        held.setdefault(row.role, []).append(PublicKey(row.keytype, row.public))
+    return held
+
+
+def activate_listed(session: Session, gun: str, role: str, listed: list[str]) -> None:
+    """A published root lists ``listed`` for ``role``: those keys become active (freeing the pending slot);
+    an active key it no longer lists is retired. A pending key it does not list stays pending."""
+    now = utcnow()
+    session.execute(
+        update(ServerKey)
+        .where(ServerKey.gun == gun, ServerKey.role == role, ServerKey.key_id.in_(listed))
+        .where(ServerKey.status != "active")
+        .values(status="active", pending_slot=None, activated_at=now)
+    )
+    session.execute(
+        update(ServerKey)
+        .where(ServerKey.gun == gun, ServerKey.role == role, ServerKey.status == "active")
+        .where(ServerKey.key_id.not_in(listed))
+        .values(status="retired")
+    )

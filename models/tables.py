@@ -26,7 +26,11 @@ Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrement
 
 class TufFile(Base):
     __tablename__ = "tuf_files"
-    __table_args__ = (UniqueConstraint("gun", "role", "version"), Index(None, "sha256"))
+    __table_args__ = (
+        UniqueConstraint("gun", "role", "version"),
+        Index(None, "sha256"),
+        Index(None, "role", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -36,6 +40,8 @@ class TufFile(Base):
     version: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(Blob)
     sha256: Mapped[str] = mapped_column(String(64))
+    # Parsed once at write time so beat can find timestamps near expiry without reading every file.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ChangefeedEntry(Base):
@@ -79,16 +85,23 @@ class ServerKey(Base):
 
 
 class Job(Base):
-    """A unit of asynchronous work. The database, not Celery's result backend, owns its state."""
+    """A unit of asynchronous work. The database, not Celery's result backend, owns its state.
+
+    ``kind`` is the first task of the job; ``stage`` the task that must run next (a job may be a chain of
+    tasks), and ``work`` what earlier steps handed to later ones. Only the task named by ``stage`` may act,
+    so a duplicate or late message of an earlier step does nothing.
+    """
 
     __tablename__ = "jobs"
     __table_args__ = (Index(None, "state", "updated_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     gun: Mapped[str | None] = mapped_column(String(255), nullable=True)
     params: Mapped[str] = mapped_column(LongText, default="{}")
+    work: Mapped[str | None] = mapped_column(LongText, nullable=True)
     result: Mapped[str | None] = mapped_column(LongText, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     callback_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)

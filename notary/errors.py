@@ -10,6 +10,12 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     ├── InvalidRequestError           400 INVALID_REQUEST
     │   ├── InvalidRoleError          400 INVALID_ROLE
     │   ├── InvalidParametersError    400 INVALID_PARAMETERS
+    │   ├── InvalidGunError           400 INVALID_GUN
+    │   ├── InvalidUpdateError        400 INVALID_UPDATE   (detail: notary's SerializableError)
+    │   ├── VersionError              400 VERSION
+    │   ├── NoFilenameError           400 NO_FILENAME
+    │   ├── MalformedJSONError        400 MALFORMED_JSON
+    │   ├── MalformedUploadError      400 MALFORMED_UPLOAD
     │   └── WebhooksDisabledError     400 WEBHOOKS_DISABLED
     ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
     ├── UnsupportedMediaTypeError     415 UNSUPPORTED_MEDIA_TYPE
@@ -78,6 +84,36 @@ class InvalidRoleError(InvalidRequestError):
 class InvalidParametersError(InvalidRequestError):
     code = "INVALID_PARAMETERS"
     message = "The parameters provided are not valid."
+
+
+class InvalidGunError(InvalidRequestError):
+    code = "INVALID_GUN"
+    message = "The server does not support actions on images of this name."
+
+
+class InvalidUpdateError(InvalidRequestError):
+    code = "INVALID_UPDATE"
+    message = "Update sent by the client is invalid."
+
+
+class VersionError(InvalidRequestError):
+    code = "VERSION"
+    message = "A newer version of metadata is already available."
+
+
+class NoFilenameError(InvalidRequestError):
+    code = "NO_FILENAME"
+    message = "No file/role name provided."
+
+
+class MalformedJSONError(InvalidRequestError):
+    code = "MALFORMED_JSON"
+    message = "JSON sent by the client could not be parsed by the server"
+
+
+class MalformedUploadError(InvalidRequestError):
+    code = "MALFORMED_UPLOAD"
+    message = "The body of your request is malformed."
 
 
 class WebhooksDisabledError(InvalidRequestError):

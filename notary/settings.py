@@ -177,6 +177,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("caching.max_age.current_metadata", _integer(0, MAX_CACHE_AGE), 300),
     Option("caching.max_age.consistent_metadata", _integer(0, MAX_CACHE_AGE), 2_592_000),
     Option("repositories.gun_prefixes", _gun_prefixes, ()),
+    Option("limits.max_upload_bytes", _integer(1024, 2**31), 32 * 1024 * 1024),
+    Option("limits.max_part_bytes", _integer(1024, 2**31), 16 * 1024 * 1024),
+    # Beat re-signs a timestamp (and a server-held snapshot) this long before it would expire.
+    Option("tuf.refresh_before", _integer(60, 13 * 24 * 3600), 7 * 24 * 3600),
     Option("broker.url", _optional_text, secret=True),
     # How long an unacknowledged task may stay with a worker before Redis hands it to another one; it bounds
     # how soon a task from a worker that died (even with SIGKILL) is redelivered.

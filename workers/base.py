@@ -1,9 +1,13 @@
 """The base task: it owns a job's state machine, retries transient failures, and reports outcomes.
 
-A job task receives only the job id. It claims the job (queued|running -> running), then runs the work and
-records the outcome in ONE transaction, with a conditional UPDATE: if the worker dies before that commit the
-effect and the outcome are both lost together, the message (acks_late) is redelivered, and the next attempt
-does the work again; if two attempts race, only one commit can finish the job. So a job finishes once.
+A job task receives only the job id. It claims the job (queued|running -> running, and only when the job's
+``stage`` names this task), then runs the work and records the outcome in ONE transaction, with a
+conditional UPDATE: if the worker dies before that commit the effect and the outcome are both lost
+together, the message (acks_late) is redelivered, and the next attempt does the work again; if two attempts
+race, only one commit can finish (or advance) the job. So a job finishes once.
+
+A step of a chain returns ``Next(task, work)``: the job moves to that stage with ``work`` in the same
+transaction, and the next task is sent after the commit. The last step returns ``Done(result)``.
 
 After the terminal commit the task publishes ``notary:job:<id>`` on Redis (the API waits on it) and hands any
 ``callback_url`` to the webhooks queue.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -34,8 +39,20 @@ TRANSIENT_ERRORS = (OperationalError, redis.ConnectionError, redis.TimeoutError,
 MAX_TRANSIENT_RETRIES = 5
 
 
+@dataclass(frozen=True)
+class Done:
+    result: Any
+
+
+@dataclass(frozen=True)
+class Next:
+    task: str
+    work: Any
+
+
 class JobTask(Task):  # type: ignore[misc]
-    """Subclasses implement ``execute(session, job, params)`` returning a JSON-able result."""
+    """Subclasses implement ``execute(session, job, params)`` returning ``Done``, ``Next``, or a JSON-able
+    result (meaning ``Done(result)``)."""
 
     abstract = True
     acks_late = True
@@ -43,6 +60,9 @@ class JobTask(Task):  # type: ignore[misc]
 
     def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+    def after_commit(self, job: Job, outcome: Done | Next) -> None:
+        """Runs after the step's transaction committed (e.g. to tell API processes what changed)."""
 
     def run(self, job_id: str) -> None:
         started = time.monotonic()
@@ -55,15 +75,23 @@ class JobTask(Task):  # type: ignore[misc]
     def _run_job(self, job_id: str) -> str:
         database = runtime.current().database
         with database.transaction() as session:
-            if not job_records.claim(session, job_id):
-                log.info("job already finished or unknown; nothing to do", extra={"job_id": job_id})
+            if not job_records.claim(session, job_id, self.name):
+                log.info("job finished, unknown, or at another step; nothing to do", extra={"job_id": job_id})
                 return "skipped"
         try:
             with database.transaction() as session:
                 job = job_records.get_job(session, job_id)
                 assert job is not None
-                result = self.execute(session, job, json.loads(job.params))
-                if not job_records.finish(session, job_id, JobState.SUCCEEDED, result=result):
+                outcome = self.execute(session, job, json.loads(job.params))
+                if not isinstance(outcome, Done | Next):
+                    outcome = Done(outcome)
+                if isinstance(outcome, Next):
+                    moved = job_records.advance(session, job_id, self.name, outcome.task, outcome.work)
+                else:
+                    moved = job_records.finish(
+                        session, job_id, JobState.SUCCEEDED, result=outcome.result, stage=self.name
+                    )
+                if not moved:
                     raise _AlreadyFinished
         except _AlreadyFinished:
             log.info("another attempt finished this job first", extra={"job_id": job_id})
@@ -89,6 +117,10 @@ class JobTask(Task):  # type: ignore[misc]
             log.exception("job failed unexpectedly", extra={"job_id": job_id})
             self._fail(job_id, InternalError())
             return "failed"
+        self.after_commit(job, outcome)
+        if isinstance(outcome, Next):
+            self.app.send_task(outcome.task, args=[job_id])
+            return "advanced"
         self._announce(job_id)
         return "succeeded"
 

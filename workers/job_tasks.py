@@ -23,8 +23,8 @@ def requeue_stale() -> int:
     resent = 0
     with runtime.current().database.transaction() as session:
         for job in job_records.stale_jobs(session, queued_before, running_before, BATCH):
-            # The job's kind is its task name; the task's state machine makes a duplicate harmless.
-            celery_app.send_task(job.kind, args=[job.id])
+            # The stage names the step that must run next; a duplicate message of it is harmless.
+            celery_app.send_task(job.stage, args=[job.id])
             job_records.mark_requeued(session, job)
             resent += 1
     if resent:

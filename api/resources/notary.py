@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,32 +13,57 @@ import falcon.asgi
 import redis.asyncio as aioredis
 
 from api import routing
+from api.http_caching import TEXT, serve_file
 from api.job_runner import JobRunner
+from api.metadata_cache import CHANGES_CHANNEL, MetadataCache
+from api.metadata_reads import MetadataReads
 from api.responding import callback_url_of, run_job
-from notary.errors import InvalidRequestError, NotFoundError, SignerUnavailableError
+from api.upload import read_update
+from models.db import Database
+from models.tuf_files import SqlTufStore
+from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError, SignerUnavailableError
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
+from notary.tuf.timefmt import format_go_time
 from workers.heartbeat import HEARTBEAT_KEY
 
-TEXT = "text/plain; charset=utf-8"  # what Go's content sniffing makes of notary's bodies
 Handler = Callable[[falcon.asgi.Request, falcon.asgi.Response, dict[str, str]], Awaitable[None]]
-
-
-class InvalidGunError(InvalidRequestError):
-    code = "INVALID_GUN"
-    message = "The server does not support actions on images of this name."
+DEFAULT_RECORDS = 100
+INT32 = 2**31
 
 
 class NotaryApi:
-    def __init__(self, settings: Settings, runner: JobRunner, redis_client: aioredis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        runner: JobRunner,
+        redis_client: aioredis.Redis,
+        cache: MetadataCache,
+    ) -> None:
         self.settings = settings
+        self.database = database
         self.runner = runner
         self.redis = redis_client
+        self.cache = cache
+        self.reads = MetadataReads(database, cache, runner, settings["jobs.wait_timeout"])
         self.gun_prefixes: tuple[str, ...] = settings["repositories.gun_prefixes"]
+        self.current_max_age: int = settings["caching.max_age.current_metadata"]
+        self.consistent_max_age: int = settings["caching.max_age.consistent_metadata"]
         self.handlers: dict[tuple[str, str], Handler] = {
             ("Ping", "GET"): self.ping,
+            ("UpdateTUF", "POST"): self.update,
+            ("UpdateTUF", "DELETE"): self.delete,
+            ("GetRole", "GET"): self.get_current,
+            ("GetRole", "HEAD"): self.get_current,
+            ("GetRoleByHash", "GET"): self.get_by_checksum,
+            ("GetRoleByHash", "HEAD"): self.get_by_checksum,
+            ("GetRoleByVersion", "GET"): self.get_by_version,
+            ("GetRoleByVersion", "HEAD"): self.get_by_version,
             ("GetKey", "GET"): self.get_key,
             ("GetKey", "POST"): self.rotate_key,
+            ("Changefeed", "GET"): self.changefeed,
+            ("GlobalChangefeed", "GET"): self.changefeed,
         }
 
     async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response | None, **_: Any) -> None:
@@ -49,7 +77,7 @@ class NotaryApi:
         req.context.route_template = route.template
         gun = params.get("gun")
         if gun is not None and self.gun_prefixes and not gun.startswith(self.gun_prefixes):
-            if route.name == "UpdateTUF":
+            if route.name == "UpdateTUF" and req.method == "POST":
                 raise InvalidGunError(f"Require GUNs with prefix: [{' '.join(self.gun_prefixes)}]")
             raise NotFoundError()
         handler = self.handlers.get((route.name, req.method))
@@ -68,9 +96,78 @@ class NotaryApi:
         if not await self.redis.exists(HEARTBEAT_KEY):
             raise SignerUnavailableError()
 
+    # --- writes
+
+    async def update(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
+    ) -> None:
+        uploads = await read_update(req, self.settings["limits.max_upload_bytes"])
+        callback_url = callback_url_of(req, self.settings)
+        await self._require_signer()
+
+        def published(response: falcon.asgi.Response, result: Any) -> None:
+            # notary answers 200 with an empty body; the Go client reads at once, so we answer after commit.
+            response.content_type = TEXT
+            response.data = b""
+            self.cache.forget(params["gun"])
+
+        files = {role: base64.b64encode(metadata.raw).decode() for role, metadata in uploads.items()}
+        await run_job(
+            req,
+            resp,
+            self.runner,
+            self.settings["jobs.wait_timeout"],
+            "tuf.verify_upload",
+            {"files": files},
+            gun=params["gun"],
+            callback_url=callback_url,
+            on_success=published,
+        )
+
+    async def delete(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
+    ) -> None:
+        gun = params["gun"]
+
+        def remove() -> int:
+            with self.database.transaction() as session:
+                return SqlTufStore(session).delete_gun(gun)
+
+        if await asyncio.to_thread(remove):
+            self.cache.forget(gun)
+            await self.redis.publish(CHANGES_CHANNEL, gun)
+        resp.content_type = TEXT
+        resp.data = b""
+
+    # --- reads
+
+    async def get_current(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
+    ) -> None:
+        found = await self.reads.current(params["gun"], params["role"])
+        serve_file(req, resp, found, self.current_max_age, current=True)
+
+    async def get_by_checksum(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
+    ) -> None:
+        found = await self.reads.by_checksum(params["gun"], params["role"], params["checksum"])
+        serve_file(req, resp, found, self.consistent_max_age, current=False)
+
+    async def get_by_version(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
+    ) -> None:
+        version = int(params["version"])
+        if version >= INT32:
+            raise NotFoundError({})
+        found = await self.reads.by_version(params["gun"], params["role"], version)
+        serve_file(req, resp, found, self.consistent_max_age, current=False)
+
+    # --- server keys
+
     async def _key_job(
         self, task: str, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
     ) -> None:
+        callback_url = callback_url_of(req, self.settings)
         await self._require_signer()
 
         def render(response: falcon.asgi.Response, result: Any) -> None:
@@ -85,7 +182,7 @@ class NotaryApi:
             task,
             {"role": params["role"]},
             gun=params["gun"],
-            callback_url=callback_url_of(req, self.settings),
+            callback_url=callback_url,
             on_success=render,
         )
 
@@ -98,3 +195,50 @@ class NotaryApi:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
     ) -> None:
         await self._key_job("signer.rotate_key", req, resp, params)
+
+    # --- changefeed
+
+    async def changefeed(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
+    ) -> None:
+        records, change_id = changefeed_parameters(req)
+        gun = params.get("gun")
+
+        def read() -> list[dict[str, Any]]:
+            with self.database.read() as session:
+                entries = SqlTufStore(session).changefeed(gun, change_id, records)
+                return [
+                    {
+                        "ID": str(entry.id),
+                        "CreatedAt": format_go_time(entry.created_at),
+                        "GUN": entry.gun,
+                        "Version": entry.version,
+                        "SHA256": entry.sha256,
+                        "Category": entry.category,
+                    }
+                    for entry in entries
+                ]
+
+        entries = await asyncio.to_thread(read)
+        resp.content_type = TEXT
+        resp.data = json.dumps({"count": len(entries), "records": entries}, separators=(",", ":")).encode()
+
+
+def changefeed_parameters(req: falcon.asgi.Request) -> tuple[int, int]:
+    """notary's rules: ``records`` is required and an int32 (0 means 100, negative reads backwards);
+    ``change_id`` defaults to 0 and is exclusive; -1 starts from the newest."""
+    raw_records = req.get_param("records") or ""
+    try:
+        records = int(raw_records)
+    except ValueError:
+        raise InvalidParametersError(f"invalid records parameter: {raw_records!r}") from None
+    if not -INT32 <= records < INT32:
+        raise InvalidParametersError(f"invalid records parameter: {raw_records!r}")
+    raw_change_id = req.get_param("change_id") or "0"
+    try:
+        change_id = int(raw_change_id)
+    except ValueError:
+        raise InvalidParametersError({}) from None
+    if change_id < -1:
+        raise InvalidParametersError({})
+    return (records or DEFAULT_RECORDS), change_id

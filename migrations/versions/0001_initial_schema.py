@@ -20,7 +20,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table('changefeed',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(), nullable=False),
@@ -36,9 +35,11 @@ def upgrade() -> None:
     op.create_table('jobs',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('stage', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('gun', sa.String(length=255), nullable=True),
     sa.Column('params', sa.Text().with_variant(mysql.LONGTEXT(), 'mariadb').with_variant(mysql.LONGTEXT(), 'mysql'), nullable=False),
+    sa.Column('work', sa.Text().with_variant(mysql.LONGTEXT(), 'mariadb').with_variant(mysql.LONGTEXT(), 'mysql'), nullable=True),
     sa.Column('result', sa.Text().with_variant(mysql.LONGTEXT(), 'mariadb').with_variant(mysql.LONGTEXT(), 'mysql'), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('callback_url', sa.String(length=2048), nullable=True),
@@ -83,10 +84,12 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('data', sa.LargeBinary().with_variant(mysql.LONGBLOB(), 'mariadb').with_variant(mysql.LONGBLOB(), 'mysql'), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tuf_files')),
     sa.UniqueConstraint('gun', 'role', 'version', name=op.f('uq_tuf_files_gun_role_version'))
     )
     with op.batch_alter_table('tuf_files', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tuf_files_role_expires_at'), ['role', 'expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tuf_files_sha256'), ['sha256'], unique=False)
 
     op.create_table('webhook_attempts',
@@ -122,9 +125,7 @@ def upgrade() -> None:
 
 
 
-
 def downgrade() -> None:
-
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_state_next_attempt_at'))
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_job_id'))
@@ -136,6 +137,7 @@ def downgrade() -> None:
     op.drop_table('webhook_attempts')
     with op.batch_alter_table('tuf_files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tuf_files_sha256'))
+        batch_op.drop_index(batch_op.f('ix_tuf_files_role_expires_at'))
 
     op.drop_table('tuf_files')
     with op.batch_alter_table('server_keys', schema=None) as batch_op:
@@ -150,4 +152,3 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_changefeed_gun'))
 
     op.drop_table('changefeed')
-

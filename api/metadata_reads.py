@@ -1,0 +1,99 @@
+"""Serving metadata: current, by checksum, by version, from the per-process cache or the database.
+
+The current timestamp (and the snapshot it names) is checked for freshness on every read, from the cache:
+if either has expired, a refresh job re-signs it through the signer (notary's lazy re-signing), and the read
+waits for it. Beat normally re-signs well before that, so readers rarely pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from api.job_runner import JobRunner
+from api.metadata_cache import CachedFile, MetadataCache
+from models.db import Database
+from models.tuf_files import SqlTufStore, StoredFile
+from notary.errors import NotaryError, NotFoundError
+from notary.jobs import JobState
+from notary.tuf.timefmt import parse_go_time
+
+FRESHNESS_ROLES = ("timestamp", "snapshot")
+
+
+def _expiry(data: bytes) -> datetime | None:
+    try:
+        return parse_go_time(json.loads(data)["signed"]["expires"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _cached(found: StoredFile, *, current: bool) -> CachedFile:
+    last_modified = found.updated_at if current else found.created_at
+    expires = _expiry(found.data) if current and found.role in FRESHNESS_ROLES else None
+    return CachedFile(found.data, found.sha256, last_modified, expires)
+
+
+class MetadataReads:
+    def __init__(
+        self, database: Database, cache: MetadataCache, runner: JobRunner, wait_timeout: float
+    ) -> None:
+        self.database = database
+        self.cache = cache
+        self.runner = runner
+        self.wait_timeout = wait_timeout
+
+    async def _lookup(self, gun: str, addressing: str, role: str, selector: str) -> CachedFile:
+        self.cache.start()
+        key = (gun, addressing, f"{role}\x00{selector}")
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        seen = self.cache.generation(gun)
+
+        def read() -> StoredFile | None:
+            with self.database.read() as session:
+                store = SqlTufStore(session)
+                if addressing == "current":
+                    return store.current(gun, role)
+                if addressing == "checksum":
+                    return store.by_checksum(gun, role, selector)
+                return store.by_version(gun, role, int(selector))
+
+        found = await asyncio.to_thread(read)
+        if found is None:
+            raise NotFoundError({})
+        entry = _cached(found, current=addressing == "current")
+        self.cache.put(key, entry, seen)
+        return entry
+
+    async def current(self, gun: str, role: str) -> CachedFile:
+        if role in FRESHNESS_ROLES:
+            await self._ensure_fresh(gun)
+        return await self._lookup(gun, "current", role, "")
+
+    async def by_checksum(self, gun: str, role: str, checksum: str) -> CachedFile:
+        if len(checksum) != 64:  # only sha256 is stored and indexed, as in notary
+            raise NotFoundError({})
+        return await self._lookup(gun, "checksum", role, checksum.lower())
+
+    async def by_version(self, gun: str, role: str, version: int) -> CachedFile:
+        if version < 1:
+            raise NotFoundError({})
+        return await self._lookup(gun, "version", role, str(version))
+
+    async def _ensure_fresh(self, gun: str) -> None:
+        now = datetime.now(UTC)
+        for role in FRESHNESS_ROLES:
+            entry = await self._lookup(gun, "current", role, "")
+            if entry.expires is not None and entry.expires <= now:
+                await self._refresh(gun)
+                return
+
+    async def _refresh(self, gun: str) -> None:
+        job_id = await self.runner.submit("tuf.refresh", {"margin": 0}, gun=gun)
+        job = await self.runner.wait(job_id, self.wait_timeout)
+        if job is not None and job.state is JobState.FAILED:
+            raise NotaryError.from_dict(job.error or {})
+        self.cache.forget(gun)

@@ -1,0 +1,153 @@
+"""The publish chain on the ``default`` queue: ``tuf.verify_upload`` (or ``tuf.refresh``) plans the update,
+``signer.sign_update`` signs the snapshot and timestamp, and ``tuf.commit_update`` checks those signatures
+and stores everything in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.jobs import work_of
+from models.server_keys import activate_listed, held_public_keys
+from models.tables import Job, ServerKey
+from models.tuf_files import NewFile, SqlTufStore
+from notary.errors import InternalError, InvalidUpdateError, MalformedJSONError
+from notary.tuf import roles
+from notary.tuf.errors import ValidationError
+from notary.tuf.keys import PublicKey, verify_signature
+from notary.tuf.metadata import MalformedMetadataError, SignedMetadata, parse_metadata
+from notary.tuf.update import UpdatePlan, plan_refresh, plan_update
+from workers import runtime
+from workers.app import celery_app
+from workers.base import Done, JobTask, Next
+
+log = logging.getLogger("notary.tuf")
+CHANGES_CHANNEL = "notary:tuf:changed"
+
+
+class StoredRepository:
+    """``notary.tuf.update.RepositoryView`` over the SQL store, for one GUN."""
+
+    def __init__(self, session: Session, gun: str) -> None:
+        self.store = SqlTufStore(session)
+        self.gun = gun
+
+    def current(self, role: str) -> bytes | None:
+        found = self.store.current(self.gun, role)
+        return None if found is None else found.data
+
+    def latest_version(self, role: str) -> int:
+        found = self.store.latest(self.gun, role)
+        return 0 if found is None else found.version
+
+
+def parse_uploads(files: dict[str, str]) -> dict[str, SignedMetadata]:
+    try:
+        return {role: parse_metadata(role, base64.b64decode(raw)) for role, raw in files.items()}
+    except MalformedMetadataError:
+        raise MalformedJSONError() from None
+
+
+class VerifyUploadTask(JobTask):
+    name = "tuf.verify_upload"
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+        assert job.gun is not None
+        uploads = parse_uploads(params["files"])
+        repository = StoredRepository(session, job.gun)
+        try:
+            plan = plan_update(job.gun, uploads, repository, held_public_keys(session, job.gun), utcnow())
+        except ValidationError as invalid:
+            raise InvalidUpdateError(invalid.detail()) from None
+        return Next("signer.sign_update", plan.to_work())
+
+
+class RefreshTask(JobTask):
+    """Re-sign a repository's timestamp (and server-held snapshot) that expires within ``margin`` seconds."""
+
+    name = "tuf.refresh"
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+        assert job.gun is not None
+        margin = timedelta(seconds=params.get("margin", 0))
+        held = held_public_keys(session, job.gun)
+        try:
+            plan = plan_refresh(job.gun, StoredRepository(session, job.gun), held, utcnow(), margin)
+        except ValidationError as invalid:
+            log.error("cannot refresh repository", extra={"gun": job.gun, "reason": invalid.msg})
+            raise InternalError() from None
+        if plan is None:
+            return Done({"gun": job.gun, "refreshed": False})
+        return Next("signer.sign_update", plan.to_work())
+
+
+def _checked_signature(session: Session, gun: str, role: str, raw: bytes) -> SignedMetadata:
+    """The signer's output is trusted only once its signature verifies with the held public key."""
+    metadata = parse_metadata(role, raw)
+    (signature,) = metadata.signatures
+    row = session.query(ServerKey).filter_by(key_id=signature.keyid, gun=gun, role=role).one_or_none()
+    if row is None or not verify_signature(
+        PublicKey(row.keytype, row.public), signature.method, signature.sig, metadata.canonical_signed
+    ):
+        raise InternalError()
+    return metadata
+
+
+class CommitUpdateTask(JobTask):
+    name = "tuf.commit_update"
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+        work = work_of(job)
+        plan = UpdatePlan.from_work(work)
+        signed = {role: base64.b64decode(raw) for role, raw in work["signed"].items() if raw is not None}
+        files: dict[str, SignedMetadata] = {
+            role: parse_metadata(role, raw) for role, raw in plan.files.items()
+        }
+        for role, raw in signed.items():
+            files[role] = _checked_signature(session, plan.gun, role, raw)
+        SqlTufStore(session).store_update(
+            plan.gun,
+            [NewFile(m.role, m.version, m.raw, m.sha256, m.expires) for m in _shallow_first(files.values())],
+        )
+        if "root" in files:
+            for role in roles.SERVER_ROLES:
+                activate_listed(session, plan.gun, role, plan.root_key_ids[role])
+        timestamp = files["timestamp"]
+        log.info(
+            f"updated {plan.gun} to timestamp version {timestamp.version}, checksum {timestamp.sha256}",
+            extra={"gun": plan.gun},
+        )
+        return Done(
+            {
+                "gun": plan.gun,
+                "published": {role: metadata.version for role, metadata in sorted(files.items())},
+                "timestamp": {"version": timestamp.version, "sha256": timestamp.sha256},
+            }
+        )
+
+    def after_commit(self, job: Job, outcome: Done | Next) -> None:
+        notify_changed(job.gun or "")
+
+
+def _shallow_first(files: Any) -> list[SignedMetadata]:
+    return sorted(files, key=lambda m: (roles.depth(m.role), m.role))
+
+
+def notify_changed(gun: str) -> None:
+    """Tell every API process to forget what it cached of ``gun``."""
+    try:
+        runtime.current().redis.publish(CHANGES_CHANNEL, gun)
+    except Exception:
+        log.warning(
+            "could not announce a repository change; API caches expire it on reconnect", extra={"gun": gun}
+        )
+
+
+verify_upload = celery_app.register_task(VerifyUploadTask())
+refresh = celery_app.register_task(RefreshTask())
+commit_update = celery_app.register_task(CommitUpdateTask())
