@@ -39,4 +39,5 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 beat_schedule = {
     "jobs.requeue_stale": {"task": "jobs.requeue_stale", "schedule": 30.0},
     "webhooks.retry_due": {"task": "webhooks.retry_due", "schedule": 15.0},
+    "tuf.refresh_expiring": {"task": "tuf.refresh_expiring", "schedule": 300.0},
 }

@@ -101,7 +101,7 @@ class SqlTufStore:
         query = (
             select(TufFile.role, func.max(TufFile.version)).where(TufFile.gun == gun).group_by(TufFile.role)
         )
-        return {role: version for role, version in self.session.execute(query).tuples()}
+        return {role: version for role, version in self.session.execute(query)}
 
     def store_update(self, gun: str, files: Sequence[NewFile]) -> None:
         """Add every file of one update; VersionError unless each version beats all stored ones."""

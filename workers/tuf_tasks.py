@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.jobs import work_of
+from models.jobs import create_job, unfinished_guns, work_of
 from models.server_keys import activate_listed, held_public_keys
 from models.tables import Job, ServerKey
 from models.tuf_files import NewFile, SqlTufStore
@@ -151,3 +151,26 @@ def notify_changed(gun: str) -> None:
 verify_upload = celery_app.register_task(VerifyUploadTask())
 refresh = celery_app.register_task(RefreshTask())
 commit_update = celery_app.register_task(CommitUpdateTask())
+
+
+REFRESH_BATCH = 500
+
+
+@celery_app.task(name="tuf.refresh_expiring")
+def refresh_expiring() -> int:
+    """Beat: queue a refresh job for every repository whose timestamp expires within ``tuf.refresh_before``,
+    so an idle repository never serves stale metadata (notary only re-signs lazily, on the first read)."""
+    state = runtime.current()
+    margin = state.settings["tuf.refresh_before"]
+    queued: list[str] = []
+    with state.database.transaction() as session:
+        guns = SqlTufStore(session).expiring_timestamps(utcnow() + timedelta(seconds=margin), REFRESH_BATCH)
+        busy = unfinished_guns(session, RefreshTask.name, guns)
+        for gun in guns:
+            if gun not in busy:
+                queued.append(create_job(session, RefreshTask.name, {"margin": margin}, gun=gun).id)
+    for job_id in queued:  # after the commit, so a worker never sees a missing job
+        celery_app.send_task(RefreshTask.name, args=[job_id])
+    if queued:
+        log.info("queued timestamp refreshes", extra={"count": len(queued)})
+    return len(queued)

@@ -232,7 +232,7 @@ def test_root_certificate_bad_variants() -> None:
 
 @pytest.mark.parametrize("algorithm", ["ecdsa", "rsa"])
 def test_root_certificate_signed_with_sha1(algorithm: str) -> None:
-    key = Key.root_certificate(GUN, algorithm, hash_algorithm=hashes.SHA1())  # noqa: S303
+    key = Key.root_certificate(GUN, algorithm, hash_algorithm=hashes.SHA1())
 
     cert = key.public.certificate()
     assert cert is not None
@@ -241,10 +241,10 @@ def test_root_certificate_signed_with_sha1(algorithm: str) -> None:
     public = cert.public_key()
     # A real SHA-1 signature over the TBS, not just a relabelled SHA-256 one.
     if isinstance(public, ec.EllipticCurvePublicKey):
-        public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA1()))  # noqa: S303
+        public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA1()))
     else:
         assert isinstance(public, rsa.RSAPublicKey)
-        public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+        public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1())
     # The metadata signature made with it is ordinary (SHA-256) and verifies.
     data = sign_file(targets_signed(), [key])
     assert valid_signers(data, {key.key_id: key.public}) == [key.key_id]

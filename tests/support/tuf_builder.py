@@ -218,9 +218,9 @@ def _resign_with_sha1(
     tbs["signature"] = asn1_algos.SignedDigestAlgorithm({"algorithm": algorithm})
     tbs_der = tbs.dump(force=True)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        signature = private_key.sign(tbs_der, ec.ECDSA(hashes.SHA1()))  # noqa: S303 - a deliberately bad cert
+        signature = private_key.sign(tbs_der, ec.ECDSA(hashes.SHA1()))
     else:
-        signature = private_key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+        signature = private_key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA1())
     resigned = asn1_x509.Certificate(
         {
             "tbs_certificate": tbs,

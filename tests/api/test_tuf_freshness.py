@@ -1,0 +1,89 @@
+"""An idle repository never serves stale metadata: an expired timestamp is re-signed on read (as notary
+does), and beat re-signs timestamps before they expire (notary does not)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from models.db import Database
+from models.tables import ServerKey
+from models.tuf_files import NewFile, SqlTufStore
+from notary.sealing import associated_data, unseal
+from notary.settings import load_settings
+from notary.tuf import signing
+from notary.tuf.canonical import encode_canonical
+from notary.tuf.metadata import Signature, file_meta, parse_metadata, serialize
+from notary.tuf.timefmt import format_go_time, parse_go_time
+from tests.api.publishing import new_repository, tuf_path
+from tests.support.processes import NotaryStack, wait_until
+
+
+def plant_timestamp(stack: NotaryStack, gun: str, expires: datetime) -> int:
+    """Store a correctly signed timestamp that expires at ``expires``, as if written long ago: the test holds
+    the signer's KEK, so it signs with the repository's own timestamp key, exactly as the signer would."""
+    keks = load_settings(None, {"NOTARY_SERVER_SIGNER_KEKS": stack.kek})["signer.keks"]
+    database = Database(stack.db_url)
+    with database.transaction() as session:
+        store = SqlTufStore(session)
+        row = session.scalars(
+            select(ServerKey).where(ServerKey.gun == gun, ServerKey.role == "timestamp")
+        ).one()
+        private = unseal(keks, row.kek_id, row.private_sealed, associated_data(row.key_id, gun, "timestamp"))
+        snapshot = store.current(gun, "snapshot")
+        assert snapshot is not None
+        version = store.latest(gun, "timestamp").version + 1  # type: ignore[union-attr]
+        signed = {
+            "_type": "Timestamp",
+            "expires": format_go_time(expires),
+            "meta": {"snapshot": file_meta(snapshot.data)},
+            "version": version,
+        }
+        method, sig = signing.sign(private, encode_canonical(signed))
+        raw = serialize(signed, [Signature(row.key_id, method, sig)])
+        planted = parse_metadata("timestamp", raw)
+        store.store_update(gun, [NewFile("timestamp", version, raw, planted.sha256, planted.expires)])
+    database.dispose()
+    return version
+
+
+def served_timestamp(stack: NotaryStack, gun: str) -> dict[str, object]:
+    with stack.client() as client:
+        response = client.get(tuf_path(gun, "timestamp.json"))
+    assert response.status_code == 200, response.text
+    signed: dict[str, object] = json.loads(response.content)["signed"]
+    return signed
+
+
+def test_an_expired_timestamp_is_re_signed_on_read(running_stack: NotaryStack) -> None:
+    gun = "fresh/lazy"
+    with running_stack.client() as client:
+        new_repository(client, gun)
+    expired = plant_timestamp(running_stack, gun, datetime.now(UTC) - timedelta(minutes=1))
+
+    signed = served_timestamp(running_stack, gun)
+    assert signed["version"] == expired + 1
+    assert parse_go_time(str(signed["expires"])) > datetime.now(UTC) + timedelta(days=13)
+    with running_stack.client() as client:
+        feed = client.get(f"/v2/{gun}/_trust/changefeed", params={"records": 10}).json()
+    assert [record["Version"] for record in feed["records"]][-1] == expired + 1
+
+
+def test_beat_re_signs_a_timestamp_before_it_expires(running_stack: NotaryStack) -> None:
+    gun = "fresh/proactive"
+    untouched = "fresh/untouched"
+    with running_stack.client() as client:
+        new_repository(client, gun)
+        new_repository(client, untouched)
+    soon = plant_timestamp(running_stack, gun, datetime.now(UTC) + timedelta(hours=1))
+    untouched_version = served_timestamp(running_stack, untouched)["version"]
+
+    running_stack.celery().send_task("tuf.refresh_expiring")  # what beat sends every five minutes
+
+    signed = wait_until(lambda: (s := served_timestamp(running_stack, gun))["version"] == soon + 1 and s, 60)
+    assert parse_go_time(str(signed["expires"])) > datetime.now(UTC) + timedelta(days=13)
+    assert served_timestamp(running_stack, untouched)["version"] == untouched_version, (
+        "fresh ones are left alone"
+    )
