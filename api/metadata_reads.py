@@ -45,12 +45,11 @@ class MetadataReads:
         self.wait_timeout = wait_timeout
 
     async def _lookup(self, gun: str, addressing: str, role: str, selector: str) -> CachedFile:
-        self.cache.start()
         key = (gun, addressing, f"{role}\x00{selector}")
-        hit = self.cache.get(key)
+        token = await self.cache.token(gun)
+        hit = self.cache.get(key, token)
         if hit is not None:
             return hit
-        seen = self.cache.generation(gun)
 
         def read() -> StoredFile | None:
             with self.database.read() as session:
@@ -65,7 +64,7 @@ class MetadataReads:
         if found is None:
             raise NotFoundError({})
         entry = _cached(found, current=addressing == "current")
-        self.cache.put(key, entry, seen)
+        self.cache.put(key, entry, token)
         return entry
 
     async def current(self, gun: str, role: str) -> CachedFile:
@@ -96,4 +95,3 @@ class MetadataReads:
         job = await self.runner.wait(job_id, self.wait_timeout)
         if job is not None and job.state is JobState.FAILED:
             raise NotaryError.from_dict(job.error or {})
-        self.cache.forget(gun)

@@ -25,9 +25,9 @@ from notary.tuf.update import UpdatePlan, plan_refresh, plan_update
 from workers import runtime
 from workers.app import celery_app
 from workers.base import Done, JobTask, Next
+from workers.change_tokens import mark_changed
 
 log = logging.getLogger("notary.tuf")
-CHANGES_CHANNEL = "notary:tuf:changed"
 
 
 class StoredRepository:
@@ -131,21 +131,13 @@ class CommitUpdateTask(JobTask):
         )
 
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
-        notify_changed(job.gun or "")
+        # Before the job is announced (and so before the client gets its 200), so no API process can
+        # answer from a cache entry older than this commit.
+        mark_changed(runtime.current().redis, job.gun or "")
 
 
 def _shallow_first(files: Any) -> list[SignedMetadata]:
     return sorted(files, key=lambda m: (roles.depth(m.role), m.role))
-
-
-def notify_changed(gun: str) -> None:
-    """Tell every API process to forget what it cached of ``gun``."""
-    try:
-        runtime.current().redis.publish(CHANGES_CHANNEL, gun)
-    except Exception:
-        log.warning(
-            "could not announce a repository change; API caches expire it on reconnect", extra={"gun": gun}
-        )
 
 
 verify_upload = celery_app.register_task(VerifyUploadTask())

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from api import routing
 from api.http_caching import TEXT, serve_file
 from api.job_runner import JobRunner
-from api.metadata_cache import CHANGES_CHANNEL, MetadataCache
+from api.metadata_cache import MetadataCache
 from api.metadata_reads import MetadataReads
 from api.responding import callback_url_of, run_job
 from api.upload import read_update
@@ -25,6 +25,7 @@ from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
 from notary.tuf.timefmt import format_go_time
+from workers.change_tokens import amark_changed
 from workers.heartbeat import HEARTBEAT_KEY
 
 Handler = Callable[[falcon.asgi.Request, falcon.asgi.Response, dict[str, str]], Awaitable[None]]
@@ -109,7 +110,6 @@ class NotaryApi:
             # notary answers 200 with an empty body; the Go client reads at once, so we answer after commit.
             response.content_type = TEXT
             response.data = b""
-            self.cache.forget(params["gun"])
 
         files = {role: base64.b64encode(metadata.raw).decode() for role, metadata in uploads.items()}
         await run_job(
@@ -134,8 +134,7 @@ class NotaryApi:
                 return SqlTufStore(session).delete_gun(gun)
 
         if await asyncio.to_thread(remove):
-            self.cache.forget(gun)
-            await self.redis.publish(CHANGES_CHANNEL, gun)
+            await amark_changed(self.redis, gun)
         resp.content_type = TEXT
         resp.data = b""
 

@@ -84,8 +84,11 @@ class GoNotary:
     def run(
         self, *args: str, stdin: str | None = None, expect: int = 0, timeout: float = COMMAND_TIMEOUT
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``notary -s <server> -d <trust dir> ARGS``; fail the test unless it exits with ``expect``."""
-        argv = [str(NOTARY_BIN), "-s", self.stack.base_url, "-d", str(self.trust_dir), *args]
+        """Run ``notary -D -s <server> -d <trust dir> ARGS``; fail the test unless it exits with ``expect``.
+
+        ``-D`` sends debug logs (the server's error answers among them) to stderr only; stdout is unchanged.
+        """
+        argv = [str(NOTARY_BIN), "-D", "-s", self.stack.base_url, "-d", str(self.trust_dir), *args]
         shown = "notary " + " ".join(args)
         try:
             result = subprocess.run(
@@ -100,13 +103,15 @@ class GoNotary:
         except subprocess.TimeoutExpired as exc:
             pytest.fail(
                 f"`{shown}` timed out after {timeout}s\n"
-                f"stdout:\n{_text(exc.stdout)}\nstderr:\n{_text(exc.stderr)}\n{server_logs(self.stack)}",
+                f"stdout:\n{_text(exc.stdout)}\nstderr (tail):\n{_tail(_text(exc.stderr))}\n"
+                f"{server_logs(self.stack)}",
                 pytrace=False,
             )
         if result.returncode != expect:
             pytest.fail(
                 f"`{shown}` exited {result.returncode}, expected {expect}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\n{server_logs(self.stack)}",
+                f"stdout:\n{result.stdout}\nstderr (tail):\n{_tail(result.stderr)}\n"
+                f"{server_logs(self.stack)}",
                 pytrace=False,
             )
         return result
@@ -117,16 +122,20 @@ class GoNotary:
     def list_fails(self, gun: str) -> str:
         """``notary list`` of a repository the server has no trust data for: exit 1 with that message."""
         result = self.run("list", gun, expect=1)
-        output = result.stdout + result.stderr
-        if f"does not have trust data for {gun}" not in output:
+        if f"does not have trust data for {gun}" not in result.stdout:
             pytest.fail(
-                f"`notary list {gun}` failed for another reason:\n{output}\n{server_logs(self.stack)}",
+                f"`notary list {gun}` failed for another reason:\nstdout:\n{result.stdout}\n"
+                f"stderr (tail):\n{_tail(result.stderr)}\n{server_logs(self.stack)}",
                 pytrace=False,
             )
-        return output
+        return result.stdout
 
 
 def _text(value: str | bytes | None) -> str:
     if value is None:
         return ""
     return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _tail(text: str, lines: int = 60) -> str:
+    return "\n".join(text.splitlines()[-lines:])
