@@ -5,8 +5,6 @@ notary lacks: a valid GMT Last-Modified, a strong ETag, and 304 for a matching I
 
 from __future__ import annotations
 
-from email.utils import format_datetime
-
 import falcon
 import falcon.asgi
 
@@ -33,12 +31,12 @@ def _matches(if_none_match: str, etag: str) -> bool:
 def serve_file(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, file: CachedFile, max_age: int, *, current: bool
 ) -> None:
-    etag = f'"{file.sha256}"'
+    etag = file.etag
     resp.set_header("ETag", etag)
     resp.set_header("Cache-Control", cache_control(max_age, current=current))
     if max_age == 0:
         resp.set_header("Pragma", "no-cache")
-    resp.set_header("Last-Modified", format_datetime(file.last_modified, usegmt=True))
+    resp.set_header("Last-Modified", file.last_modified_header)
     if_none_match = req.get_header("If-None-Match")
     if if_none_match and _matches(if_none_match, etag):
         resp.status = falcon.HTTP_304

@@ -13,6 +13,8 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
+from functools import cached_property
 
 import redis
 import redis.asyncio as aioredis
@@ -29,6 +31,14 @@ class CachedFile:
     sha256: str
     last_modified: datetime
     expires: datetime | None  # set for the current timestamp and snapshot, whose freshness is checked
+
+    @cached_property
+    def etag(self) -> str:
+        return f'"{self.sha256}"'
+
+    @cached_property
+    def last_modified_header(self) -> str:
+        return format_datetime(self.last_modified, usegmt=True)
 
 
 Key = tuple[str, str, str]  # (gun, addressing, selector)

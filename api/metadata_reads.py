@@ -44,9 +44,10 @@ class MetadataReads:
         self.runner = runner
         self.wait_timeout = wait_timeout
 
-    async def _lookup(self, gun: str, addressing: str, role: str, selector: str) -> CachedFile:
+    async def _lookup(
+        self, gun: str, addressing: str, role: str, selector: str, token: bytes | None
+    ) -> CachedFile:
         key = (gun, addressing, f"{role}\x00{selector}")
-        token = await self.cache.token(gun)
         hit = self.cache.get(key, token)
         if hit is not None:
             return hit
@@ -68,27 +69,30 @@ class MetadataReads:
         return entry
 
     async def current(self, gun: str, role: str) -> CachedFile:
-        if role in FRESHNESS_ROLES:
-            await self._ensure_fresh(gun)
-        return await self._lookup(gun, "current", role, "")
+        token = await self.cache.token(gun)
+        if role in FRESHNESS_ROLES and not await self._fresh(gun, token):
+            await self._refresh(gun)
+            token = await self.cache.token(gun)
+        return await self._lookup(gun, "current", role, "", token)
 
     async def by_checksum(self, gun: str, role: str, checksum: str) -> CachedFile:
         if len(checksum) != 64:  # only sha256 is stored and indexed, as in notary
             raise NotFoundError({})
-        return await self._lookup(gun, "checksum", role, checksum.lower())
+        return await self._lookup(gun, "checksum", role, checksum.lower(), await self.cache.token(gun))
 
     async def by_version(self, gun: str, role: str, version: int) -> CachedFile:
         if version < 1:
             raise NotFoundError({})
-        return await self._lookup(gun, "version", role, str(version))
+        return await self._lookup(gun, "version", role, str(version), await self.cache.token(gun))
 
-    async def _ensure_fresh(self, gun: str) -> None:
+    async def _fresh(self, gun: str, token: bytes | None) -> bool:
+        """Neither the current timestamp nor the snapshot it names has expired."""
         now = datetime.now(UTC)
         for role in FRESHNESS_ROLES:
-            entry = await self._lookup(gun, "current", role, "")
+            entry = await self._lookup(gun, "current", role, "", token)
             if entry.expires is not None and entry.expires <= now:
-                await self._refresh(gun)
-                return
+                return False
+        return True
 
     async def _refresh(self, gun: str) -> None:
         job_id = await self.runner.submit("tuf.refresh", {"margin": 0}, gun=gun)

@@ -7,6 +7,7 @@ import json
 import re
 import signal
 
+import pytest
 from sqlalchemy import select
 
 from models.db import Database
@@ -147,3 +148,15 @@ def test_only_the_signer_consumes_signer_tasks(running_stack: NotaryStack) -> No
     assert "signer.get_key" in signer_log
     assert "received" in signer_log
     assert "Task signer.get_key" not in worker_log
+
+
+@pytest.mark.parametrize(("algorithm", "keytype"), [("ed25519", "ed25519"), ("rsa", "rsa")])
+def test_key_algorithm_is_configurable(stack: NotaryStack, algorithm: str, keytype: str) -> None:
+    stack.write_config(trust_service={"key_algorithm": algorithm})
+    stack.start_all()
+    with stack.client() as client:
+        response = client.get(KEY_PATH.format(role="timestamp"))
+    assert response.status_code == 200
+    key = key_of(response.content)
+    assert key.keytype == keytype
+    key.crypto_key()  # decodes as a real public key of that type
