@@ -21,7 +21,6 @@ from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
-from api.upload import multipart_handler
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
 from workers.runtime import CONFIG_ENV, redis_url_from_broker
@@ -50,9 +49,6 @@ class Deps:
 def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     app = falcon.asgi.App(middleware=[RequestContext()], media_type=falcon.MEDIA_JSON)
     app.req_options.strip_url_path_trailing_slash = False
-    app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart_handler(
-        settings["limits.max_part_bytes"]
-    )
     errors.install(app, reporting.make_reporter(settings))
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
     cache = MetadataCache(deps.redis)

@@ -20,8 +20,33 @@ log = logging.getLogger("notary.api")
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
+# The Go client reads at most 1 KiB of an error body; past that it cannot print the specific message.
+MAX_ERROR_BODY = 1024
+
+
+def _shortened(value: Any, limit: int) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "..."
+    if isinstance(value, dict):
+        return {key: _shortened(item, limit) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shortened(item, limit) for item in value]
+    return value
+
+
 def envelope(error: NotaryError) -> bytes:
-    return json.dumps({"errors": [error.to_dict()]}, separators=(",", ":")).encode() + b"\n"
+    """The error body; client input echoed in ``detail`` is shortened until the body fits in 1 KiB."""
+    entry = error.to_dict()
+    body = json.dumps({"errors": [entry]}, separators=(",", ":")).encode() + b"\n"
+    for limit in (400, 160, 60):
+        if len(body) <= MAX_ERROR_BODY or "detail" not in entry:
+            return body
+        entry["detail"] = _shortened(error.detail, limit)
+        body = json.dumps({"errors": [entry]}, separators=(",", ":")).encode() + b"\n"
+    if len(body) > MAX_ERROR_BODY:
+        entry.pop("detail", None)
+        body = json.dumps({"errors": [entry]}, separators=(",", ":")).encode() + b"\n"
+    return body
 
 
 def render(resp: falcon.asgi.Response, error: NotaryError) -> None:

@@ -10,6 +10,7 @@ the cache.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,6 @@ import redis.asyncio as aioredis
 from workers.change_tokens import token_key
 
 log = logging.getLogger("notary.cache")
-NO_TOKEN = b"-"  # the GUN never changed since Redis has known it
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,16 @@ class MetadataCache:
         """The GUN's current change token, or None when Redis cannot say (then nothing is cached)."""
         try:
             found = await self.redis.get(token_key(gun))
+            if found is None:
+                # Never cache under "no token": after Redis lost its data that would match entries cached
+                # before. A fresh random token makes every older entry unusable instead.
+                await self.redis.set(token_key(gun), secrets.token_hex(16), nx=True)
+                found = await self.redis.get(token_key(gun))
         except redis.RedisError:
             log.warning("cannot read change tokens; serving metadata from the database")
             return None
         if found is None:
-            return NO_TOKEN
+            return None
         return found.encode() if isinstance(found, str) else bytes(found)
 
     def get(self, key: Key, token: bytes | None) -> CachedFile | None:

@@ -46,14 +46,18 @@ def role_of(filename: str | None) -> str:
     return role
 
 
-async def read_update(req: falcon.asgi.Request, max_upload_bytes: int) -> dict[str, SignedMetadata]:
+async def read_update(
+    req: falcon.asgi.Request, handler: falcon.media.MultipartFormHandler, max_upload_bytes: int
+) -> dict[str, SignedMetadata]:
     check_declared_size(req, max_upload_bytes)
-    if not (req.content_type or "").lower().startswith("multipart/form-data"):
+    content_type = req.content_type or ""
+    # Go's multipart reader takes any multipart/* type, so notary does too.
+    if not content_type.lower().startswith("multipart/"):
         raise MalformedUploadError()
     uploads: dict[str, SignedMetadata] = {}
     total = 0
     try:
-        form = await req.get_media()
+        form = await handler.deserialize_async(req.stream, content_type, req.content_length)
         async for part in form:
             role = role_of(part.filename)
             data = await part.get_data()
@@ -67,5 +71,7 @@ async def read_update(req: falcon.asgi.Request, max_upload_bytes: int) -> dict[s
     except MultipartParseError as error:
         if "too large" in (error.description or ""):
             raise PayloadTooLargeError({"part_limit": True}) from None
+        raise MalformedUploadError() from None
+    except falcon.HTTPError:  # e.g. a multipart Content-Type without a boundary
         raise MalformedUploadError() from None
     return uploads

@@ -151,15 +151,17 @@ class SqlTufStore:
         return int(deleted)
 
     def changefeed(self, gun: str | None, change_id: int, records: int) -> list[ChangefeedEntry]:
-        """``records`` entries after ``change_id`` (exclusive), or before it when ``records`` < 0;
-        ``change_id`` -1 starts from the newest. Always returned oldest first."""
+        """As notary's GetChanges: ``records`` entries after ``change_id`` (exclusive); backwards (before it)
+        when ``records`` < 0 or ``change_id`` < 0, where a ``change_id`` <= 0 starts from the newest.
+        Always returned oldest first."""
         query = select(ChangefeedEntry)
         if gun is not None:
             query = query.where(ChangefeedEntry.gun == gun)
-        backwards = records < 0 or change_id == -1
-        if change_id != -1:
-            bound = ChangefeedEntry.id < change_id if backwards else ChangefeedEntry.id > change_id
-            query = query.where(bound)
+        backwards = records < 0 or change_id < 0
+        if backwards and change_id > 0:
+            query = query.where(ChangefeedEntry.id < change_id)
+        elif not backwards:
+            query = query.where(ChangefeedEntry.id > change_id)
         order = ChangefeedEntry.id.desc() if backwards else ChangefeedEntry.id.asc()
         rows = list(self.session.scalars(query.order_by(order).limit(abs(records))))
         return rows[::-1] if backwards else rows

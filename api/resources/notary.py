@@ -18,7 +18,7 @@ from api.job_runner import JobRunner
 from api.metadata_cache import MetadataCache
 from api.metadata_reads import MetadataReads
 from api.responding import callback_url_of, run_job
-from api.upload import read_update
+from api.upload import multipart_handler, read_update
 from models.db import Database
 from models.tuf_files import SqlTufStore
 from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError, SignerUnavailableError
@@ -48,6 +48,7 @@ class NotaryApi:
         self.redis = redis_client
         self.cache = cache
         self.reads = MetadataReads(database, cache, runner, settings["jobs.wait_timeout"])
+        self.multipart = multipart_handler(settings["limits.max_part_bytes"])
         self.gun_prefixes: tuple[str, ...] = settings["repositories.gun_prefixes"]
         self.current_max_age: int = settings["caching.max_age.current_metadata"]
         self.consistent_max_age: int = settings["caching.max_age.consistent_metadata"]
@@ -102,7 +103,7 @@ class NotaryApi:
     async def update(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
     ) -> None:
-        uploads = await read_update(req, self.settings["limits.max_upload_bytes"])
+        uploads = await read_update(req, self.multipart, self.settings["limits.max_upload_bytes"])
         callback_url = callback_url_of(req, self.settings)
         await self._require_signer()
 
@@ -225,7 +226,7 @@ class NotaryApi:
 
 def changefeed_parameters(req: falcon.asgi.Request) -> tuple[int, int]:
     """notary's rules: ``records`` is required and an int32 (0 means 100, negative reads backwards);
-    ``change_id`` defaults to 0 and is exclusive; -1 starts from the newest."""
+    ``change_id`` is an int32, defaults to 0 and is exclusive; a negative one starts from the newest."""
     raw_records = req.get_param("records") or ""
     try:
         records = int(raw_records)
@@ -238,6 +239,6 @@ def changefeed_parameters(req: falcon.asgi.Request) -> tuple[int, int]:
         change_id = int(raw_change_id)
     except ValueError:
         raise InvalidParametersError({}) from None
-    if change_id < -1:
+    if not -INT32 <= change_id < INT32:
         raise InvalidParametersError({})
     return (records or DEFAULT_RECORDS), change_id

@@ -181,6 +181,8 @@ def _signing_role(
     if role == roles.TARGETS:
         return root.roles[roles.TARGETS], root.keys
     parent = _ancestor(roles.parent_of(role), root, checked, loaded, view, now)
+    if parent is None:  # notary names the role being uploaded, not the missing ancestor
+        raise BadTargetsError(f"tuf: invalid role {role}. delegation does not exist")
     return check_delegation_exists(role, parent), parent.keys
 
 
@@ -191,12 +193,12 @@ def _ancestor(
     loaded: dict[str, bytes],
     view: RepositoryView,
     now: datetime,
-) -> TargetsInfo:
+) -> TargetsInfo | None:
     if role in checked:
         return checked[role]
     stored = view.current(role)
     if stored is None:
-        raise BadTargetsError(f"tuf: invalid role {role}. delegation does not exist")
+        return None
     signer, keys = _signing_role(role, root, checked, loaded, view, now)
     # Loaded ancestors may have expired (as in notary): only what the update brings must be current.
     info = check_targets(parse_metadata(role, stored), signer, keys, now, allow_expired=True)

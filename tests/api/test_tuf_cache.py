@@ -9,6 +9,7 @@ import httpx
 
 from tests.api.publishing import new_repository, publish, tuf_path
 from tests.support.processes import NotaryStack
+from workers.change_tokens import token_key
 
 READS = 24  # with a new connection each, spread over both gunicorn workers
 
@@ -44,3 +45,21 @@ def test_warm_reads_survive_without_the_table_and_publishes_invalidate_every_wor
         assert publish(client, gun, repo.add_target("new", b"content")).status_code == 200
     versions = {json.loads(r.content)["signed"]["version"] for r in read_all(running_stack, gun, "targets")}
     assert versions == {repo.versions["targets"]}, "every worker serves the new targets right after the 200"
+
+
+def test_a_redis_that_lost_its_data_cannot_revive_old_cache_entries(running_stack: NotaryStack) -> None:
+    gun = "cache/amnesia"
+    with running_stack.client() as client:
+        repo = new_repository(client, gun, server_snapshot=True)
+    with running_stack.redis() as redis_client:
+        redis_client.delete(
+            token_key(gun)
+        )  # Redis lost its data (its queues too, but those are not tested here)
+    assert all(r.status_code == 200 for r in read_all(running_stack, gun, "targets"))  # warm both workers
+    with running_stack.client() as client:
+        assert publish(client, gun, repo.add_target("after", b"x")).status_code == 200
+    with running_stack.redis() as redis_client:
+        redis_client.delete(token_key(gun))  # and again: the token of that publish is gone too
+
+    versions = {json.loads(r.content)["signed"]["version"] for r in read_all(running_stack, gun, "targets")}
+    assert versions == {repo.versions["targets"]}, "an entry cached before the publish was served"
