@@ -1,0 +1,1 @@
+"""The shared-key service's domain (shared-keys.md): pure, stdlib + cryptography only."""
