@@ -63,6 +63,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
 
     async def shutdown(scope: Any, event: Any) -> None:
         await runner.close()
+        await cache.close()
         await deps.redis.aclose()
         deps.database.dispose()
 

@@ -1,26 +1,37 @@
-"""A per-process cache of served metadata, so warm reads cost no database round trip.
+"""A per-process cache of served metadata: warm reads cost no database and no Redis round trip.
 
-Correctness across processes (and hosts): every commit or delete of a GUN sets a fresh random *change
-token* for it in Redis (workers/change_tokens.py) before the client is answered. Each read fetches the token
-(one Redis GET, no database) and uses a cached entry only if it was stored under the same token. So a client
-that got its 200 can never read older metadata from another worker. When Redis cannot answer, reads bypass
-the cache.
+Correctness across processes and hosts comes from the write side (workers/cache_invalidation.py): a writer
+waits until every live API process has forgotten the changed GUN before its client is answered. This module
+is the API process's half: it listens for changes, acknowledges each after forgetting the GUN, pings itself
+through the same subscription, and uses the cache only while it is demonstrably keeping up.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import json
 import logging
-import secrets
+import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from functools import cached_property
 
-import redis
 import redis.asyncio as aioredis
 
-from workers.change_tokens import token_key
+from workers.cache_invalidation import (
+    ACK_KEY,
+    ACK_TTL_SECONDS,
+    CHANGES_CHANNEL,
+    LIVE_SECONDS,
+    PING_CHANNEL,
+    PING_SECONDS,
+    PROCESSES_KEY,
+)
 
 log = logging.getLogger("notary.cache")
 
@@ -48,39 +59,109 @@ class MetadataCache:
     def __init__(self, redis_client: aioredis.Redis, max_entries: int = 50_000) -> None:
         self.redis = redis_client
         self.max_entries = max_entries
-        self._entries: OrderedDict[Key, tuple[bytes, CachedFile]] = OrderedDict()
+        self.process = uuid.uuid4().hex
+        self._entries: OrderedDict[Key, CachedFile] = OrderedDict()
+        self._generations: dict[str, int] = {}
+        self._live_until = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def token(self, gun: str) -> bytes | None:
-        """The GUN's current change token, or None when Redis cannot say (then nothing is cached)."""
-        try:
-            found = await self.redis.get(token_key(gun))
-            if found is None:
-                # Never cache under "no token": after Redis lost its data that would match entries cached
-                # before. A fresh random token makes every older entry unusable instead.
-                await self.redis.set(token_key(gun), secrets.token_hex(16), nx=True)
-                found = await self.redis.get(token_key(gun))
-        except redis.RedisError:
-            log.warning("cannot read change tokens; serving metadata from the database")
-            return None
-        if found is None:
-            return None
-        return found.encode() if isinstance(found, str) else bytes(found)
+    def start(self) -> None:
+        if not self._tasks or any(task.done() for task in self._tasks):
+            for task in self._tasks:
+                task.cancel()
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self._listen(), context=contextvars.Context()),
+                loop.create_task(self._ping(), context=contextvars.Context()),
+            ]
 
-    def get(self, key: Key, token: bytes | None) -> CachedFile | None:
-        if token is None:
+    @property
+    def live(self) -> bool:
+        return time.monotonic() < self._live_until
+
+    def generation(self, gun: str) -> int:
+        return self._generations.get(gun, 0)
+
+    def get(self, key: Key) -> CachedFile | None:
+        if not self.live:
             return None
         found = self._entries.get(key)
-        if found is None or found[0] != token:
-            return None
-        self._entries.move_to_end(key)
-        return found[1]
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
 
-    def put(self, key: Key, value: CachedFile, token: bytes | None) -> None:
-        """Store ``value`` read under ``token`` (the token fetched BEFORE the database read, so an entry is
-        never newer-labelled than its data)."""
-        if token is None:
+    def put(self, key: Key, value: CachedFile, generation: int) -> None:
+        """Store a value read while the GUN was at ``generation`` (taken before the read): if a change
+        arrived meanwhile, the value may predate it and is dropped."""
+        if not self.live or self.generation(key[0]) != generation:
             return
-        self._entries[key] = (token, value)
+        self._entries[key] = value
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    def forget(self, gun: str) -> None:
+        self._generations[gun] = self._generations.get(gun, 0) + 1
+        for key in [key for key in self._entries if key[0] == gun]:
+            del self._entries[key]
+
+    def _forget_everything(self) -> None:
+        self._live_until = 0.0
+        for gun in list(self._generations) + [key[0] for key in self._entries]:
+            self._generations[gun] = self._generations.get(gun, 0) + 1
+        self._entries.clear()
+
+    async def _listen(self) -> None:
+        own_pings = PING_CHANNEL.format(process=self.process)
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANGES_CHANNEL, own_pings)
+                    async for message in pubsub.listen():
+                        if message["type"] != "message":
+                            continue
+                        channel = message["channel"]
+                        channel = channel.decode() if isinstance(channel, bytes) else channel
+                        if channel == own_pings:
+                            # The ping's send time: everything published before it has now been processed.
+                            self._live_until = float(message["data"]) + LIVE_SECONDS
+                        else:
+                            await self._apply_change(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("metadata cache lost its change feed; serving from the database until it is back")
+            self._forget_everything()
+            await asyncio.sleep(PING_SECONDS)
+
+    async def _apply_change(self, data: bytes | str) -> None:
+        change = json.loads(data)
+        self.forget(change["gun"])
+        ack = ACK_KEY.format(change=change["change"])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(ack, self.process)
+            pipe.expire(ack, ACK_TTL_SECONDS)
+            await pipe.execute()
+
+    async def _ping(self) -> None:
+        own_pings = PING_CHANNEL.format(process=self.process)
+        while True:
+            try:
+                seconds, microseconds = await self.redis.time()
+                await self.redis.zadd(
+                    PROCESSES_KEY, {self.process: int(seconds) * 1000 + int(microseconds) // 1000}
+                )
+                await self.redis.publish(own_pings, repr(time.monotonic()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("metadata cache cannot reach Redis to stay live")
+            await asyncio.sleep(PING_SECONDS)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.redis.zrem(PROCESSES_KEY, self.process)

@@ -44,13 +44,12 @@ class MetadataReads:
         self.runner = runner
         self.wait_timeout = wait_timeout
 
-    async def _lookup(
-        self, gun: str, addressing: str, role: str, selector: str, token: bytes | None
-    ) -> CachedFile:
+    async def _lookup(self, gun: str, addressing: str, role: str, selector: str) -> CachedFile:
         key = (gun, addressing, f"{role}\x00{selector}")
-        hit = self.cache.get(key, token)
+        hit = self.cache.get(key)
         if hit is not None:
             return hit
+        generation = self.cache.generation(gun)
 
         def read() -> StoredFile | None:
             with self.database.read() as session:
@@ -65,31 +64,32 @@ class MetadataReads:
         if found is None:
             raise NotFoundError({})
         entry = _cached(found, current=addressing == "current")
-        self.cache.put(key, entry, token)
+        self.cache.put(key, entry, generation)
         return entry
 
     async def current(self, gun: str, role: str) -> CachedFile:
-        token = await self.cache.token(gun)
-        if role in FRESHNESS_ROLES and not await self._fresh(gun, token):
+        self.cache.start()
+        if role in FRESHNESS_ROLES and not await self._fresh(gun):
             await self._refresh(gun)
-            token = await self.cache.token(gun)
-        return await self._lookup(gun, "current", role, "", token)
+        return await self._lookup(gun, "current", role, "")
 
     async def by_checksum(self, gun: str, role: str, checksum: str) -> CachedFile:
         if len(checksum) != 64:  # only sha256 is stored and indexed, as in notary
             raise NotFoundError({})
-        return await self._lookup(gun, "checksum", role, checksum.lower(), await self.cache.token(gun))
+        self.cache.start()
+        return await self._lookup(gun, "checksum", role, checksum.lower())
 
     async def by_version(self, gun: str, role: str, version: int) -> CachedFile:
         if version < 1:
             raise NotFoundError({})
-        return await self._lookup(gun, "version", role, str(version), await self.cache.token(gun))
+        self.cache.start()
+        return await self._lookup(gun, "version", role, str(version))
 
-    async def _fresh(self, gun: str, token: bytes | None) -> bool:
+    async def _fresh(self, gun: str) -> bool:
         """Neither the current timestamp nor the snapshot it names has expired."""
         now = datetime.now(UTC)
         for role in FRESHNESS_ROLES:
-            entry = await self._lookup(gun, "current", role, "", token)
+            entry = await self._lookup(gun, "current", role, "")
             if entry.expires is not None and entry.expires <= now:
                 return False
         return True

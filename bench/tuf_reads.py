@@ -44,12 +44,23 @@ def wrk(url: str, connections: int, seconds: int) -> float:
     return float(match.group(1))
 
 
+ROUNDS = 3
+
+
 def read_rates(base_url: str, paths: dict[str, str], seconds: int) -> dict[str, dict[int, float]]:
-    rates: dict[str, dict[int, float]] = {}
-    for name, path in paths.items():
+    """Median of ROUNDS interleaved runs per endpoint: this shared machine drifts by tens of percent between
+    runs, and interleaving exposes every endpoint to the same drift, so the ratios stay meaningful."""
+    for path in paths.values():
         wrk(base_url + path, 10, 1)  # warm every worker's cache and connection pool
-        rates[name] = {c: wrk(base_url + path, c, seconds) for c in (10, 50)}
-    return rates
+    samples: dict[str, dict[int, list[float]]] = {name: {10: [], 50: []} for name in paths}
+    for _ in range(ROUNDS):
+        for concurrency in (10, 50):
+            for name, path in paths.items():
+                samples[name][concurrency].append(wrk(base_url + path, concurrency, seconds))
+    return {
+        name: {concurrency: statistics.median(runs) for concurrency, runs in by_concurrency.items()}
+        for name, by_concurrency in samples.items()
+    }
 
 
 def ours(workdir: Path, seconds: int, publishes: int) -> tuple[dict[str, dict[int, float]], list[float]]:
@@ -144,7 +155,11 @@ def percentile(values: list[float], fraction: float) -> float:
 def report(
     rates: dict[str, dict[int, float]], go: dict[str, dict[int, float]] | None, latencies: list[float]
 ) -> str:
-    lines = ["TUF metadata reads (requests/s; wrk, 1 thread) — ratios are within this run", ""]
+    lines = [
+        f"TUF metadata reads (requests/s, median of {ROUNDS} interleaved wrk runs, 1 thread);"
+        " ratios are within this run",
+        "",
+    ]
     header = f"{'endpoint':<16}{'conc':>5}{'ours':>10}{'vs trivial':>12}"
     if go:
         header += f"{'notary-server':>15}{'ours/notary':>13}"
@@ -166,13 +181,14 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument("--seconds", type=int, default=3, help="duration of each wrk run")
     parser.add_argument("--publishes", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
         rates, latencies = ours(workdir / "ours", args.seconds, args.publishes)
-        go = go_notary_server(workdir / "go", args.seconds) if (workdir / "go").mkdir() is None else None
+        (workdir / "go").mkdir()
+        go = go_notary_server(workdir / "go", args.seconds)
     text = report(rates, go, latencies)
     print(text)
     RESULTS.mkdir(exist_ok=True)

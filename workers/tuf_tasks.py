@@ -25,7 +25,7 @@ from notary.tuf.update import UpdatePlan, plan_refresh, plan_update
 from workers import runtime
 from workers.app import celery_app
 from workers.base import Done, JobTask, Next
-from workers.change_tokens import mark_changed
+from workers.cache_invalidation import announce_change
 
 log = logging.getLogger("notary.tuf")
 
@@ -133,7 +133,8 @@ class CommitUpdateTask(JobTask):
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
         # Before the job is announced (and so before the client gets its 200), so no API process can
         # answer from a cache entry older than this commit.
-        mark_changed(runtime.current().redis, job.gun or "")
+        acknowledged = announce_change(runtime.current().redis, job.gun or "")
+        log.debug("cache invalidation acknowledged", extra={"gun": job.gun, "processes": acknowledged})
 
 
 def _shallow_first(files: Any) -> list[SignedMetadata]:

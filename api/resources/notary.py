@@ -10,6 +10,7 @@ from typing import Any
 
 import falcon
 import falcon.asgi
+import redis
 import redis.asyncio as aioredis
 
 from api import routing
@@ -25,8 +26,16 @@ from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
 from notary.tuf.timefmt import format_go_time
-from workers.change_tokens import amark_changed
+from workers.cache_invalidation import announce_change
 from workers.heartbeat import HEARTBEAT_KEY
+
+
+def sync_pool(client: aioredis.Redis) -> redis.ConnectionPool:
+    """A blocking pool to the same Redis, for the rare writes that wait in a thread."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    connection_class = redis.UnixDomainSocketConnection if "path" in kwargs else redis.Connection
+    return redis.ConnectionPool(connection_class=connection_class, **kwargs)
+
 
 Handler = Callable[[falcon.asgi.Request, falcon.asgi.Response, dict[str, str]], Awaitable[None]]
 DEFAULT_RECORDS = 100
@@ -47,6 +56,7 @@ class NotaryApi:
         self.runner = runner
         self.redis = redis_client
         self.cache = cache
+        self.sync_redis = redis.Redis(connection_pool=sync_pool(redis_client))
         self.reads = MetadataReads(database, cache, runner, settings["jobs.wait_timeout"])
         self.multipart = multipart_handler(settings["limits.max_part_bytes"])
         self.gun_prefixes: tuple[str, ...] = settings["repositories.gun_prefixes"]
@@ -135,7 +145,7 @@ class NotaryApi:
                 return SqlTufStore(session).delete_gun(gun)
 
         if await asyncio.to_thread(remove):
-            await amark_changed(self.redis, gun)
+            await asyncio.to_thread(announce_change, self.sync_redis, gun)
         resp.content_type = TEXT
         resp.data = b""
 

@@ -1,0 +1,81 @@
+"""The API process's half of cache invalidation, against a real Redis: acknowledgements and liveness."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from api.metadata_cache import CachedFile, MetadataCache
+from tests.support.servers import RedisServer
+from workers.cache_invalidation import announce_change
+
+ENTRY = CachedFile(b"data", "0" * 64, datetime(2026, 1, 1, tzinfo=UTC), None)
+KEY = ("gun/a", "current", "targets\x00")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    server = RedisServer.start(tmp_path / "redis")
+    yield server.url
+    server.stop()
+
+
+async def live_cache(url: str) -> MetadataCache:
+    cache = MetadataCache(aioredis.Redis.from_url(url))
+    cache.start()
+    for _ in range(200):
+        if cache.live:
+            return cache
+        await asyncio.sleep(0.02)
+    raise AssertionError("the cache never became live")
+
+
+def test_a_change_is_acknowledged_after_the_gun_is_forgotten(redis_url: str) -> None:
+    async def scenario() -> tuple[int, CachedFile | None]:
+        cache = await live_cache(redis_url)
+        cache.put(KEY, ENTRY, cache.generation("gun/a"))
+        assert cache.get(KEY) == ENTRY
+        acknowledged = await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url), "gun/a")
+        after = cache.get(KEY)
+        await cache.close()
+        return acknowledged, after
+
+    acknowledged, after = asyncio.run(scenario())
+    assert acknowledged == 1
+    assert after is None
+
+
+def test_a_cache_whose_listener_stalls_stops_serving(redis_url: str) -> None:
+    async def scenario() -> tuple[bool, int, CachedFile | None]:
+        cache = await live_cache(redis_url)
+        cache.put(KEY, ENTRY, cache.generation("gun/a"))
+        cache._tasks[0].cancel()  # the listener stops; pings are still sent but nobody reads them
+        acknowledged = await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url), "gun/a")
+        # The writer gave up waiting only after the liveness window, so the entry is no longer served.
+        stale = cache.get(KEY)
+        await cache.close()
+        return cache.live, acknowledged, stale
+
+    live, acknowledged, stale = asyncio.run(scenario())
+    assert acknowledged == 0
+    assert not live
+    assert stale is None
+
+
+def test_a_read_that_raced_with_a_change_is_not_stored(redis_url: str) -> None:
+    async def scenario() -> CachedFile | None:
+        cache = await live_cache(redis_url)
+        generation = cache.generation("gun/a")  # taken before the (slow) database read
+        await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url), "gun/a")
+        cache.put(KEY, ENTRY, generation)  # the read finished after the change: it may predate it
+        found = cache.get(KEY)
+        await cache.close()
+        return found
+
+    assert asyncio.run(scenario()) is None
