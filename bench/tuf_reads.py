@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.publishing import new_repository, publish
+from tests.api.tuf_helpers import new_repo, publish
 from tests.support.processes import NotaryStack, Process, wait_until
 from tests.support.servers import RedisServer, find_free_port
 from tests.support.tuf_builder import sign_file, targets_signed
@@ -70,7 +70,7 @@ def ours(workdir: Path, seconds: int, publishes: int) -> tuple[dict[str, dict[in
     try:
         stack.start_all()
         with stack.client() as client:
-            repo = new_repository(client, GUN, server_snapshot=True)
+            repo = new_repo(client, GUN, server_snapshot=True)
         paths = {
             "trivial /v2/": "/v2/",
             "timestamp.json": f"/v2/{GUN}/_trust/tuf/timestamp.json",

@@ -143,15 +143,7 @@ def plan_update(
             view, snapshot_key, {role: file_meta(raw) for role, raw in loaded.items()}, now
         )
 
-    timestamp_key = held_key(root, "timestamp", held)
-    if timestamp_key is None:
-        raise BadRootError("no timestamp keys exist on the server")
-    timestamp_order = SigningOrder(
-        "timestamp",
-        timestamp_key,
-        view.latest_version("timestamp") + 1,
-        format_go_time(now + TIMESTAMP_LIFETIME),
-    )
+    timestamp_order = _next_timestamp(root, held, view, now)
     root_key_ids = {role: list(root.roles[role].keyids) for role in roles.SERVER_ROLES}
     return UpdatePlan(gun, files, snapshot_order, timestamp_order, root_key_ids)
 
@@ -207,6 +199,17 @@ def _ancestor(
     return info
 
 
+def _next_timestamp(
+    root: RootInfo, held: Mapping[str, Sequence[PublicKey]], view: RepositoryView, now: datetime
+) -> SigningOrder:
+    """Always one version up and valid for 14 days, signed with a timestamp key of root the server holds."""
+    timestamp_key = held_key(root, "timestamp", held)
+    if timestamp_key is None:
+        raise BadRootError("no timestamp keys exist on the server")
+    version = view.latest_version("timestamp") + 1
+    return SigningOrder("timestamp", timestamp_key, version, format_go_time(now + TIMESTAMP_LIFETIME))
+
+
 def _next_snapshot(
     view: RepositoryView, key_id: str, replaced: Mapping[str, Any], now: datetime
 ) -> SigningOrder:
@@ -246,15 +249,7 @@ def plan_refresh(
             raise BadHierarchyError("snapshot", "snapshot expired and the server does not hold its key")
     if snapshot_order is None and timestamp.expires > deadline:
         return None
-    timestamp_key = held_key(root, "timestamp", held)
-    if timestamp_key is None:
-        raise BadRootError("no timestamp keys exist on the server")
-    timestamp_order = SigningOrder(
-        "timestamp",
-        timestamp_key,
-        view.latest_version("timestamp") + 1,
-        format_go_time(now + TIMESTAMP_LIFETIME),
-    )
+    timestamp_order = _next_timestamp(root, held, view, now)
     root_key_ids = {r: list(root.roles[r].keyids) for r in roles.SERVER_ROLES}
     return UpdatePlan(
         gun, {}, snapshot_order, timestamp_order, root_key_ids, current_snapshot=stored_snapshot

@@ -10,7 +10,7 @@ import subprocess
 
 import httpx
 
-from tests.api.publishing import new_repository, publish, tuf_path
+from tests.api.tuf_helpers import new_repo, publish, tuf
 from tests.support.processes import NotaryStack
 
 READS = 24  # with a new connection each, spread over both gunicorn workers
@@ -18,7 +18,7 @@ READS = 24  # with a new connection each, spread over both gunicorn workers
 
 def read_all(stack: NotaryStack, gun: str, role: str) -> list[httpx.Response]:
     return [
-        httpx.get(stack.base_url + tuf_path(gun, f"{role}.json"), headers={"Connection": "close"})
+        httpx.get(stack.base_url + tuf(gun, f"{role}.json"), headers={"Connection": "close"})
         for _ in range(READS)
     ]
 
@@ -28,7 +28,7 @@ def test_warm_reads_survive_without_the_table_and_publishes_invalidate_every_wor
 ) -> None:
     gun = "cache/app"
     with running_stack.client() as client:
-        repo = new_repository(client, gun, server_snapshot=True)
+        repo = new_repo(client, gun, server_snapshot=True)
     for role in ("timestamp", "snapshot", "targets", "root"):
         assert all(r.status_code == 200 for r in read_all(running_stack, gun, role))
 
@@ -54,7 +54,7 @@ def test_a_frozen_api_worker_never_serves_its_stale_cache(running_stack: NotaryS
     window, and once it runs again it does not answer from its cache until it has caught up."""
     gun = "cache/frozen"
     with running_stack.client() as client:
-        repo = new_repository(client, gun, server_snapshot=True)
+        repo = new_repo(client, gun, server_snapshot=True)
     assert all(r.status_code == 200 for r in read_all(running_stack, gun, "targets"))  # warm both workers
     master = running_stack.processes["web"].pid
     workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()

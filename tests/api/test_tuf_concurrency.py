@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from models.db import Database
 from models.tables import TufFile
-from tests.api.publishing import new_repository, publish, tuf_path
+from tests.api.tuf_helpers import new_repo, publish, tuf
 from tests.support.processes import NotaryStack
 from tests.support.tuf_builder import sign_file, targets_signed
 
@@ -24,16 +24,16 @@ ROUNDS = 3
 
 def consistent_read(client: httpx.Client, gun: str) -> None:
     """Read like a client does and check every hash in the chain against the bytes served."""
-    timestamp = client.get(tuf_path(gun, "timestamp.json"))
+    timestamp = client.get(tuf(gun, "timestamp.json"))
     assert timestamp.status_code == 200, timestamp.text
     snapshot_meta = json.loads(timestamp.content)["signed"]["meta"]["snapshot"]
     snapshot_hex = base64.b64decode(snapshot_meta["hashes"]["sha256"]).hex()
-    snapshot = client.get(tuf_path(gun, f"snapshot.{snapshot_hex}.json"))
+    snapshot = client.get(tuf(gun, f"snapshot.{snapshot_hex}.json"))
     assert snapshot.status_code == 200
     assert hashlib.sha256(snapshot.content).hexdigest() == snapshot_hex
     targets_meta = json.loads(snapshot.content)["signed"]["meta"]["targets"]
     targets_hex = base64.b64decode(targets_meta["hashes"]["sha256"]).hex()
-    targets = client.get(tuf_path(gun, f"targets.{targets_hex}.json"))
+    targets = client.get(tuf(gun, f"targets.{targets_hex}.json"))
     assert targets.status_code == 200
     assert hashlib.sha256(targets.content).hexdigest() == targets_hex
 
@@ -41,7 +41,7 @@ def consistent_read(client: httpx.Client, gun: str) -> None:
 def test_concurrent_publishers_store_each_version_once(running_stack: NotaryStack) -> None:
     gun = "race/app"
     with running_stack.client() as client:
-        repo = new_repository(client, gun, server_snapshot=True)
+        repo = new_repo(client, gun, server_snapshot=True)
     base_version = repo.versions["targets"]
     stop_reading = threading.Event()
     read_errors: list[BaseException] = []

@@ -17,7 +17,7 @@ from notary.tuf import signing
 from notary.tuf.canonical import encode_canonical
 from notary.tuf.metadata import Signature, file_meta, parse_metadata, serialize
 from notary.tuf.timefmt import format_go_time, parse_go_time
-from tests.api.publishing import new_repository, tuf_path
+from tests.api.tuf_helpers import new_repo, tuf
 from tests.support.processes import NotaryStack, wait_until
 
 
@@ -51,7 +51,7 @@ def plant_timestamp(stack: NotaryStack, gun: str, expires: datetime) -> int:
 
 def served_timestamp(stack: NotaryStack, gun: str) -> dict[str, object]:
     with stack.client() as client:
-        response = client.get(tuf_path(gun, "timestamp.json"))
+        response = client.get(tuf(gun, "timestamp.json"))
     assert response.status_code == 200, response.text
     signed: dict[str, object] = json.loads(response.content)["signed"]
     return signed
@@ -60,7 +60,7 @@ def served_timestamp(stack: NotaryStack, gun: str) -> dict[str, object]:
 def test_an_expired_timestamp_is_re_signed_on_read(running_stack: NotaryStack) -> None:
     gun = "fresh/lazy"
     with running_stack.client() as client:
-        new_repository(client, gun)
+        new_repo(client, gun)
     expired = plant_timestamp(running_stack, gun, datetime.now(UTC) - timedelta(minutes=1))
 
     signed = served_timestamp(running_stack, gun)
@@ -75,8 +75,8 @@ def test_beat_re_signs_a_timestamp_before_it_expires(running_stack: NotaryStack)
     gun = "fresh/proactive"
     untouched = "fresh/untouched"
     with running_stack.client() as client:
-        new_repository(client, gun)
-        new_repository(client, untouched)
+        new_repo(client, gun)
+        new_repo(client, untouched)
     soon = plant_timestamp(running_stack, gun, datetime.now(UTC) + timedelta(hours=1))
     untouched_version = served_timestamp(running_stack, untouched)["version"]
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models.db import Database
 from models.tables import TufFile
-from tests.api.publishing import new_repository, publish, tuf_path
+from tests.api.tuf_helpers import new_repo, publish, tuf
 from tests.support.processes import NotaryStack, wait_until
 from tests.support.tuf_builder import sign_file, targets_signed
 
@@ -20,7 +20,7 @@ PUBLISHES = 20
 def test_restart_mid_series_loses_no_acknowledged_publish(running_stack: NotaryStack) -> None:
     gun = "restart/app"
     with running_stack.client() as client:
-        repo = new_repository(client, gun, server_snapshot=True)
+        repo = new_repo(client, gun, server_snapshot=True)
     first = repo.versions["targets"] + 1
     acknowledged: list[int] = []
     outcomes: dict[int, str] = {}
@@ -69,5 +69,5 @@ def test_restart_mid_series_loses_no_acknowledged_publish(running_stack: NotaryS
     assert set(acknowledged) <= stored
     assert set(range(first, first + PUBLISHES)) <= stored
     with running_stack.client() as client:
-        current = json.loads(client.get(tuf_path(gun, "targets.json")).content)["signed"]
+        current = json.loads(client.get(tuf(gun, "targets.json")).content)["signed"]
     assert current["version"] == first + PUBLISHES - 1
