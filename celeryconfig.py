@@ -28,6 +28,7 @@ task_routes = {
     "webhooks.*": {"queue": "webhooks"},
     "jobs.*": {"queue": "default"},
     "tuf.*": {"queue": "default"},
+    "keys.*": {"queue": "default"},
 }
 task_create_missing_queues = False
 
@@ -40,4 +41,5 @@ beat_schedule = {
     "jobs.requeue_stale": {"task": "jobs.requeue_stale", "schedule": 30.0},
     "webhooks.retry_due": {"task": "webhooks.retry_due", "schedule": 15.0},
     "tuf.refresh_expiring": {"task": "tuf.refresh_expiring", "schedule": 300.0},
+    "keys.sweep": {"task": "keys.sweep", "schedule": 60.0},
 }

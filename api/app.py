@@ -10,26 +10,33 @@ from typing import Any
 
 import falcon
 import falcon.asgi
+import redis
 import redis.asyncio as aioredis
 from celery import Celery
 
 from api import errors, reporting
 from api.job_runner import JobRunner
+from api.key_cache import KeyCache
 from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
 from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
+from api.resources.keys import KeyService
+from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
 from workers.runtime import CONFIG_ENV, redis_url_from_broker
 
+SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
+
 
 @dataclass
 class Deps:
     database: Database
     redis: aioredis.Redis
+    sync_redis: SyncRedis  # for the rare writes that wait in a thread
     celery_app: Celery
 
     @classmethod
@@ -40,6 +47,9 @@ class Deps:
         return cls(
             database=Database(sqlalchemy_url(settings.db_url, settings["storage.backend"])),
             redis=aioredis.Redis.from_url(
+                redis_url_from_broker(settings.broker_url), socket_timeout=5, socket_connect_timeout=5
+            ),
+            sync_redis=redis.Redis.from_url(
                 redis_url_from_broker(settings.broker_url), socket_timeout=5, socket_connect_timeout=5
             ),
             celery_app=celery_app,
@@ -58,13 +68,24 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     app.add_route("/_notary_server/health", health)
     app.add_route("/metrics", metrics)
     app.add_route("/_notary_server/metrics", metrics)
-    app.add_route("/v1/jobs/{job_id}", JobResource(runner))
-    app.add_sink(NotaryApi(settings, deps.database, runner, deps.redis, cache), prefix=r"/v2(?=/|$)")
+    keys = KeyService(
+        settings,
+        deps.database,
+        runner,
+        KeyCache(deps.database, settings["keys.keks"], cache),
+        deps.sync_redis,
+    )
+    add_key_routes(app, keys)
+    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal}))
+    app.add_sink(
+        NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
+    )
 
     async def shutdown(scope: Any, event: Any) -> None:
         await runner.close()
         await cache.close()
         await deps.redis.aclose()
+        deps.sync_redis.close()
         deps.database.dispose()
 
     app.add_middleware(_Lifespan(shutdown))

@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -34,6 +35,7 @@ from workers.cache_invalidation import (
 )
 
 log = logging.getLogger("notary.cache")
+CLOSE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class MetadataCache:
         self._generations: dict[str, int] = {}
         self._live_until = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        self._forget_hooks: list[Callable[[str | None], None]] = []
+
+    def on_forget(self, hook: Callable[[str | None], None]) -> None:
+        """Other per-process caches (the shared-key cache) forget with this one: ``hook(name)`` for one
+        changed name, ``hook(None)`` when everything must go."""
+        self._forget_hooks.append(hook)
 
     def start(self) -> None:
         if not self._tasks or any(task.done() for task in self._tasks):
@@ -104,12 +112,16 @@ class MetadataCache:
         self._generations[gun] = self._generations.get(gun, 0) + 1
         for key in [key for key in self._entries if key[0] == gun]:
             del self._entries[key]
+        for hook in self._forget_hooks:
+            hook(gun)
 
     def _forget_everything(self) -> None:
         self._live_until = 0.0
         for gun in list(self._generations) + [key[0] for key in self._entries]:
             self._generations[gun] = self._generations.get(gun, 0) + 1
         self._entries.clear()
+        for hook in self._forget_hooks:
+            hook(None)
 
     async def _listen(self) -> None:
         own_pings = PING_CHANNEL.format(process=self.process)
@@ -159,9 +171,11 @@ class MetadataCache:
             await asyncio.sleep(PING_SECONDS)
 
     async def close(self) -> None:
+        """Stop listening and leave the registry; bounded, because tearing down a cancelled subscription can
+        wait on a socket that never answers, and shutdown must not hang on it."""
         for task in self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=CLOSE_SECONDS)
         with contextlib.suppress(Exception):
-            await self.redis.zrem(PROCESSES_KEY, self.process)
+            await asyncio.wait_for(self.redis.zrem(PROCESSES_KEY, self.process), CLOSE_SECONDS)

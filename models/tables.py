@@ -142,3 +142,58 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SharedKey(Base):
+    """A key issued to an EC2 instance. ``secret_sealed`` is AES-GCM under a ``keys.keks`` KEK (the API must
+    open it to check HMACs); the identity, GUN-like metadata and roles are not secret."""
+
+    __tablename__ = "shared_keys"
+    __table_args__ = (Index(None, "expires_at"), Index(None, "instance_id"))
+
+    identity: Mapped[str] = mapped_column(String(128), primary_key=True)
+    dc: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    image: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[str] = mapped_column(Text)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    ttl: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    max_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set by the one read of an asynchronous issuance that may show the secret; later reads redact it.
+    secret_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SharedKeyAudit(Base):
+    """Who got which key, when: by identity only, never the secret."""
+
+    __tablename__ = "shared_key_audit"
+    __table_args__ = (Index(None, "identity"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    identity: Mapped[str] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class AccessListEntry(Base):
+    """Replay protection per instance, as Vault does: the first login's nonce (hashed) and the newest
+    pendingTime, which may never go backwards."""
+
+    __tablename__ = "access_list"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    instance_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(32))
+    nonce_sha256: Mapped[str] = mapped_column(String(64))
+    pending_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,9 +17,18 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     │   ├── MalformedJSONError        400 MALFORMED_JSON
     │   ├── MalformedUploadError      400 MALFORMED_UPLOAD
     │   └── WebhooksDisabledError     400 WEBHOOKS_DISABLED
+    ├── InvalidSignatureError         401 INVALID_SIGNATURE   (shared keys: the PKCS7 does not verify)
+    ├── UnauthorizedError             401 UNAUTHORIZED
+    ├── NotAllowedError               403 NOT_ALLOWED
+    ├── NonceMismatchError            403 NONCE_MISMATCH
+    ├── RenewalLimitError             403 RENEWAL_LIMIT
+    ├── KeyNotFoundError              404 KEY_NOT_FOUND
+    ├── RolesUnavailableError         503 ROLES_UNAVAILABLE
+    ├── KeysDisabledError             503 KEYS_DISABLED
     ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
     ├── UnsupportedMediaTypeError     415 UNSUPPORTED_MEDIA_TYPE
     ├── MethodNotAllowedError         405 METHOD_NOT_ALLOWED
+    ├── ForbiddenError                403 FORBIDDEN
     ├── SignerUnavailableError        503 SIGNER_UNAVAILABLE
     ├── JobTimeoutError               504 JOB_TIMEOUT
     └── InternalError                 500 UNKNOWN   (message is generic; internals are only logged)
@@ -121,6 +130,54 @@ class WebhooksDisabledError(InvalidRequestError):
     message = "This server has no webhooks.secret configured, so it cannot send callbacks."
 
 
+class InvalidSignatureError(NotaryError):
+    code = "INVALID_SIGNATURE"
+    status = 401
+    message = "The identity document's signature does not verify against a trusted certificate."
+
+
+class UnauthorizedError(NotaryError):
+    code = "UNAUTHORIZED"
+    status = 401
+    message = "authentication required"
+
+
+class NotAllowedError(NotaryError):
+    code = "NOT_ALLOWED"
+    status = 403
+    message = "This instance is not allowed to obtain a key."
+
+
+class NonceMismatchError(NotaryError):
+    code = "NONCE_MISMATCH"
+    status = 403
+    message = "This instance logged in before with another nonce, or with a later pendingTime."
+
+
+class RenewalLimitError(NotaryError):
+    code = "RENEWAL_LIMIT"
+    status = 403
+    message = "The key reached its maximum lifetime; authenticate again for a new key."
+
+
+class KeyNotFoundError(NotaryError):
+    code = "KEY_NOT_FOUND"
+    status = 404
+    message = "There is no such key, or it has expired or been revoked."
+
+
+class RolesUnavailableError(NotaryError):
+    code = "ROLES_UNAVAILABLE"
+    status = 503
+    message = "Roles could not be looked up; no key was issued. Try again later."
+
+
+class KeysDisabledError(NotaryError):
+    code = "KEYS_DISABLED"
+    status = 503
+    message = "The shared-key service is not configured on this server (keys.keks, keys.pinned_certificates)."
+
+
 class PayloadTooLargeError(NotaryError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
@@ -137,6 +194,12 @@ class MethodNotAllowedError(NotaryError):
     code = "METHOD_NOT_ALLOWED"
     status = 405
     message = "This method is not allowed on this resource."
+
+
+class ForbiddenError(NotaryError):
+    code = "FORBIDDEN"
+    status = 403
+    message = "The caller lacks the role this operation needs."
 
 
 class SignerUnavailableError(NotaryError):

@@ -38,3 +38,8 @@ def unseal(keks: Sequence[tuple[str, bytes]], kek_id: str, sealed: bytes, aad: b
         return AESGCM(kek).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
     except (InvalidTag, ValueError):  # ValueError: a blob too short to hold a nonce
         raise SealingError(f"sealed key does not authenticate under key-encryption key {kek_id!r}") from None
+
+
+def shared_key_aad(identity: str) -> bytes:
+    """A shared key's secret is bound to its identity."""
+    return associated_data("shared-key", identity)

@@ -145,6 +145,35 @@ def _keks(value: Any) -> tuple[tuple[str, bytes], ...]:
     return tuple(keks)
 
 
+def _dc(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise ValueError("must be 1-64 characters of [A-Za-z0-9._-] (it is part of every key identity)")
+    return text
+
+
+def _json_list(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, list):
+        raise ValueError("must be a JSON list")
+    return tuple(value)
+
+
+def _url_map(value: Any) -> dict[str, str]:
+    """``{"dc": "https://notary.dc.example"}``: the peer Notary of each other datacenter."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.startswith(("http://", "https://"))
+        for k, v in value.items()
+    ):
+        raise ValueError(
+            'must map datacenter ids to http(s) URLs, e.g. {"us-east": "https://notary.us-east"}'
+        )
+    return dict(value)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("server.http_addr", _http_addr, "127.0.0.1:4443"),
     Option("server.tls_cert_file", _optional_text),
@@ -188,6 +217,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("signer.keks", _keks, (), secret=True),
     Option("jobs.wait_timeout", _seconds, 30.0),
     Option("jobs.requeue_after", _seconds, 120.0),
+    # The shared-key service.
+    Option("keys.dc", _dc, "local"),
+    Option("keys.ttl", _integer(60, 7 * 24 * 3600), 3600),
+    Option("keys.max_ttl", _integer(60, 365 * 24 * 3600), 24 * 3600),
+    Option("keys.keks", _keks, (), secret=True),
+    Option("keys.pinned_certificates", _text_list, ()),
+    Option("keys.allowed_accounts", _text_list, ()),
+    Option("keys.allowed_regions", _text_list, ()),
+    Option("keys.allowed_images", _text_list, ()),
+    Option("keys.skew", _integer(1, 3600), 300),
+    Option("keys.access_list_retention", _integer(60, 365 * 24 * 3600), 30 * 24 * 3600),
+    Option("keys.expiry_grace", _integer(0, 7 * 24 * 3600), 300),
+    Option("keys.peers", _url_map, {}),
+    Option("politician.provider", _choice("static", "http"), "static"),
+    Option("politician.bindings", _json_list, ()),
+    Option("politician.url", _optional_text),
+    Option("politician.timeout", _seconds, 2.0),
+    Option("politician.retries", _integer(0, 10), 3),
+    Option("politician.cache_seconds", _integer(0, 3600), 30),
     Option("webhooks.secret", _optional_text, secret=True),
     Option("webhooks.max_attempts", _integer(1, 50), 8),
     Option("webhooks.backoff_base", _seconds, 2.0),
@@ -335,6 +383,10 @@ def _check_combinations(settings: Settings) -> None:
         for option in ("realm", "service", "issuer", "rootcertbundle"):
             if not settings[f"auth.options.{option}"]:
                 fail(f"auth.options.{option}", 'required when auth.type is "token"')
+    if settings["keys.max_ttl"] < settings["keys.ttl"]:
+        fail("keys.max_ttl", "must be at least keys.ttl")
+    if settings["politician.provider"] == "http" and not settings["politician.url"]:
+        fail("politician.url", 'required when politician.provider is "http"')
     api_key_set = bool(settings["reporting.bugsnag.api_key"])
     for option in ("release_stage", "endpoint"):
         if settings[f"reporting.bugsnag.{option}"] and not api_key_set:

@@ -11,7 +11,13 @@ from celery.signals import worker_process_init
 from notary.settings import Settings
 from workers import runtime
 
-TASK_MODULES = ["workers.signer_tasks", "workers.tuf_tasks", "workers.job_tasks", "workers.webhook_tasks"]
+TASK_MODULES = [
+    "workers.signer_tasks",
+    "workers.tuf_tasks",
+    "workers.key_tasks",
+    "workers.job_tasks",
+    "workers.webhook_tasks",
+]
 
 celery_app = Celery("notary", include=TASK_MODULES)
 celery_app.config_from_object("celeryconfig")

@@ -15,6 +15,7 @@ TASK_SECONDS = Histogram(
 WEBHOOK_ATTEMPTS = Counter(
     "notary_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
 )
+KEYS_SWEPT = Counter("notary_keys_swept_total", "Expired or revoked shared keys deleted by the sweep")
 JOBS_REQUEUED = Counter("notary_jobs_requeued_total", "Stale jobs sent to the queue again")
 
 

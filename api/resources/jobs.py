@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import falcon.asgi
 
 from api.job_runner import JobRunner
 from notary.errors import JobNotFoundError
+from notary.jobs import JobState
+
+Reveal = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class JobResource:
-    def __init__(self, runner: JobRunner) -> None:
+    """``reveals`` maps a job kind to what completes its result for the reader (a newly issued key's secret,
+    shown to the first reader only)."""
+
+    def __init__(self, runner: JobRunner, reveals: Mapping[str, Reveal] | None = None) -> None:
         self.runner = runner
+        self.reveals = dict(reveals or {})
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, job_id: str) -> None:
         job = await self.runner.load(job_id) if len(job_id) <= 64 else None
         if job is None:
             raise JobNotFoundError({"id": job_id[:64]})
+        document = job.to_dict()
+        reveal = self.reveals.get(job.kind)
+        if reveal is not None and job.state is JobState.SUCCEEDED:
+            document["result"] = await reveal(job.result)
         resp.content_type = "application/json"
-        resp.data = json.dumps(job.to_dict(), separators=(",", ":")).encode()
+        resp.data = json.dumps(document, separators=(",", ":")).encode()

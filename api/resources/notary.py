@@ -29,14 +29,6 @@ from notary.tuf.timefmt import format_go_time
 from workers.cache_invalidation import announce_change
 from workers.heartbeat import HEARTBEAT_KEY
 
-
-def sync_pool(client: aioredis.Redis) -> redis.ConnectionPool:
-    """A blocking pool to the same Redis, for the rare writes that wait in a thread."""
-    kwargs = dict(client.connection_pool.connection_kwargs)
-    connection_class = redis.UnixDomainSocketConnection if "path" in kwargs else redis.Connection
-    return redis.ConnectionPool(connection_class=connection_class, **kwargs)
-
-
 Handler = Callable[[falcon.asgi.Request, falcon.asgi.Response, dict[str, str]], Awaitable[None]]
 DEFAULT_RECORDS = 100
 INT32 = 2**31
@@ -50,13 +42,14 @@ class NotaryApi:
         runner: JobRunner,
         redis_client: aioredis.Redis,
         cache: MetadataCache,
+        sync_redis: redis.Redis,
     ) -> None:
         self.settings = settings
         self.database = database
         self.runner = runner
         self.redis = redis_client
         self.cache = cache
-        self.sync_redis = redis.Redis(connection_pool=sync_pool(redis_client))
+        self.sync_redis = sync_redis
         self.reads = MetadataReads(database, cache, runner, settings["jobs.wait_timeout"])
         self.multipart = multipart_handler(settings["limits.max_part_bytes"])
         self.gun_prefixes: tuple[str, ...] = settings["repositories.gun_prefixes"]

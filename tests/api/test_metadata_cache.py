@@ -27,7 +27,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 async def live_cache(url: str) -> MetadataCache:
-    cache = MetadataCache(aioredis.Redis.from_url(url))
+    cache = MetadataCache(aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5))
     cache.start()
     for _ in range(200):
         if cache.live:
@@ -41,7 +41,9 @@ def test_a_change_is_acknowledged_after_the_gun_is_forgotten(redis_url: str) -> 
         cache = await live_cache(redis_url)
         cache.put(KEY, ENTRY, cache.generation("gun/a"))
         assert cache.get(KEY) == ENTRY
-        acknowledged = await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url), "gun/a")
+        acknowledged = await asyncio.to_thread(
+            announce_change, redis.Redis.from_url(redis_url, socket_timeout=10), "gun/a"
+        )
         after = cache.get(KEY)
         await cache.close()
         return acknowledged, after
@@ -56,7 +58,9 @@ def test_a_cache_whose_listener_stalls_stops_serving(redis_url: str) -> None:
         cache = await live_cache(redis_url)
         cache.put(KEY, ENTRY, cache.generation("gun/a"))
         cache._tasks[0].cancel()  # the listener stops; pings are still sent but nobody reads them
-        acknowledged = await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url), "gun/a")
+        acknowledged = await asyncio.to_thread(
+            announce_change, redis.Redis.from_url(redis_url, socket_timeout=10), "gun/a"
+        )
         # The writer gave up waiting only after the liveness window, so the entry is no longer served.
         stale = cache.get(KEY)
         await cache.close()
@@ -72,7 +76,7 @@ def test_a_read_that_raced_with_a_change_is_not_stored(redis_url: str) -> None:
     async def scenario() -> CachedFile | None:
         cache = await live_cache(redis_url)
         generation = cache.generation("gun/a")  # taken before the (slow) database read
-        await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url), "gun/a")
+        await asyncio.to_thread(announce_change, redis.Redis.from_url(redis_url, socket_timeout=10), "gun/a")
         cache.put(KEY, ENTRY, generation)  # the read finished after the change: it may predate it
         found = cache.get(KEY)
         await cache.close()

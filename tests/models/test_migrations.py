@@ -12,7 +12,17 @@ from models.db import Database
 from models.migrate import is_current, upgrade
 from models.tables import Base
 
-EXPECTED_TABLES = {"tuf_files", "changefeed", "server_keys", "jobs", "webhook_deliveries", "webhook_attempts"}
+EXPECTED_TABLES = {
+    "tuf_files",
+    "changefeed",
+    "server_keys",
+    "jobs",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "shared_keys",
+    "shared_key_audit",
+    "access_list",
+}
 
 
 def test_upgrade_makes_an_empty_database_current(empty_database: Database) -> None:

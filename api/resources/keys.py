@@ -1,0 +1,322 @@
+"""The shared-key service's endpoints: ``POST /v1/keys`` (issue), ``GET``/``DELETE /v1/keys/{identity}``,
+``POST /v1/keys/{identity}/renew``, and ``POST /v1/verify`` (+ ``/batch``), the fleet's hot path."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import falcon
+import falcon.asgi
+import redis
+from cryptography import x509
+
+from api.job_runner import JobRunner
+from api.key_cache import KeyCache, change_name
+from models import shared_keys as store
+from models.db import Database
+from notary import errors
+from notary.jobs import JobState, prefers_async
+from notary.keys import signature
+from notary.keys.ec2_identity import (
+    AllowLists,
+    IdentityDocumentError,
+    IdentityRequest,
+    IdentityRequestError,
+    NotAllowedError,
+    check_allowed,
+    verify_identity,
+)
+from notary.keys.pkcs7 import PKCS7Error
+from notary.sealing import shared_key_aad, unseal
+from notary.settings import Settings
+from workers.cache_invalidation import announce_change
+
+MAX_ISSUE_BODY = 256 * 1024
+MAX_VERIFY_BODY = 64 * 1024
+MAX_BATCH_BODY = 8 * 1024 * 1024
+MAX_BATCH = 1000
+VERIFY_ROLE = "notary:verify"
+REDACTED = "<redacted>"
+
+
+def load_pinned(settings: Settings) -> tuple[x509.Certificate, ...]:
+    certificates: list[x509.Certificate] = []
+    for name in settings["keys.pinned_certificates"]:
+        path = (settings.base_dir / name).resolve()
+        certificates.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+    return tuple(certificates)
+
+
+async def read_json(req: falcon.asgi.Request, limit: int) -> tuple[bytes, Any]:
+    if req.content_length is not None and req.content_length > limit:
+        raise errors.PayloadTooLargeError({"limit": limit})
+    body = await req.stream.read(limit + 1)
+    if len(body) > limit:
+        raise errors.PayloadTooLargeError({"limit": limit})
+    try:
+        return body, json.loads(body)
+    except ValueError:
+        raise errors.InvalidRequestError("the body must be JSON") from None
+
+
+def raw_target(req: falcon.asgi.Request) -> str:
+    """The request target exactly as on the wire (the signature covers it undecoded)."""
+    raw_path = req.scope.get("raw_path") or req.path.encode()
+    query = req.scope.get("query_string") or b""
+    return (raw_path + (b"?" + query if query else b"")).decode("latin-1")
+
+
+def key_document(view: store.KeyView, now: datetime) -> dict[str, Any]:
+    return view.to_dict(now)
+
+
+class KeyService:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        runner: JobRunner,
+        keys: KeyCache,
+        sync_redis: redis.Redis,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.runner = runner
+        self.keys = keys
+        self.sync_redis = sync_redis
+        self.keks: tuple[tuple[str, bytes], ...] = settings["keys.keks"]
+        self.pinned = load_pinned(settings)
+        self.allow = AllowLists(
+            accounts=frozenset(settings["keys.allowed_accounts"]),
+            regions=tuple(settings["keys.allowed_regions"]),
+            images=frozenset(settings["keys.allowed_images"]),
+        )
+        self.skew_ms = settings["keys.skew"] * 1000
+
+    # --- authentication of callers by their own shared key
+
+    async def authenticate(self, req: falcon.asgi.Request, body: bytes) -> tuple[str, tuple[str, ...]]:
+        """The caller's identity and roles, from its own signature of this very request."""
+        signed = signature.SignedRequest.from_headers(req.method, raw_target(req), dict(req.headers))
+        try:
+            identity, _ = signature.parse_authorization(signed.authorization or "")
+        except signature.SignatureError:
+            raise errors.UnauthorizedError({"code": "MALFORMED_AUTHORIZATION"}) from None
+        key = await self.keys.get(identity)
+        try:
+            signature.verify(
+                signed,
+                now_ms=int(time.time() * 1000),
+                skew_ms=self.skew_ms,
+                lookup=lambda wanted: key.secrets if key is not None and wanted == key.identity else None,
+                body=body,
+            )
+        except signature.SignatureError as failure:
+            raise errors.UnauthorizedError({"code": failure.code}) from None
+        assert key is not None
+        return key.identity, key.roles
+
+    # --- POST /v1/keys
+
+    async def on_post_issue(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        if not self.keks or not self.pinned:
+            raise errors.KeysDisabledError()
+        _, document = await read_json(req, MAX_ISSUE_BODY)
+        try:
+            request = IdentityRequest.from_json(document)
+            instance, _ = verify_identity(request, self.pinned)
+        except IdentityRequestError as bad:
+            raise errors.InvalidRequestError(str(bad)) from None
+        except (PKCS7Error, IdentityDocumentError):
+            raise errors.InvalidSignatureError() from None
+        try:
+            check_allowed(instance, self.allow)
+        except NotAllowedError as refused:
+            raise errors.NotAllowedError({"check": refused.check}) from None
+        params = {
+            "account": instance.account_id,
+            "region": instance.region,
+            "image": instance.image_id,
+            "instance": instance.instance_id,
+            "pending_time": instance.pending_time.isoformat(),
+            "nonce_sha256": None
+            if request.nonce is None
+            else hashlib.sha256(request.nonce.encode()).hexdigest(),
+        }
+        job_id = await self.runner.submit("keys.issue", params)
+        if prefers_async(req.get_header("Prefer")):
+            job = await self.runner.load(job_id)
+            assert job is not None
+            resp.status = falcon.HTTP_202
+            resp.set_header("Location", f"/v1/jobs/{job_id}")
+            resp.set_header("Preference-Applied", "respond-async")
+            resp.media = job.to_dict()
+            return
+        job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])
+        if job is None or job.state is not JobState.SUCCEEDED:
+            if job is not None and job.state is JobState.FAILED:
+                raise errors.NotaryError.from_dict(job.error or {})
+            resp.set_header("Location", f"/v1/jobs/{job_id}")
+            raise errors.JobTimeoutError({"job": job_id})
+        resp.status = falcon.HTTP_201
+        resp.media = await self.reveal(job.result)
+
+    async def reveal(self, result: Mapping[str, Any]) -> dict[str, Any]:
+        """The issued key with its secret (and generated nonce), to the first reader only; later reads get
+        it redacted."""
+        identity = result["identity"]
+
+        def read() -> tuple[str, str | None] | None:
+            with self.database.transaction() as session:
+                if not store.claim_secret_reveal(session, identity):
+                    return None
+                row = store.get_key(session, identity)
+                if row is None:
+                    return None
+                aad = shared_key_aad(identity)
+                secret = unseal(self.keks, row.kek_id, row.secret_sealed, aad).decode()
+                nonce = (
+                    None if row.nonce_sealed is None else unseal(self.keks, row.kek_id, row.nonce_sealed, aad)
+                )
+                return secret, None if nonce is None else nonce.decode()
+
+        revealed = await asyncio.to_thread(read)
+        body = dict(result)
+        body["secret"] = REDACTED if revealed is None else revealed[0]
+        if revealed is not None and revealed[1] is not None:
+            body["nonce"] = revealed[1]
+        return body
+
+    # --- GET / DELETE /v1/keys/{identity}, POST renew
+
+    async def _authorised_for(self, req: falcon.asgi.Request, identity: str, body: bytes = b"") -> None:
+        caller, _roles = await self.authenticate(req, body)
+        if caller != identity:
+            raise errors.ForbiddenError({"reason": "a key may only manage itself"})
+
+    async def on_get_key(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str) -> None:
+        await self._authorised_for(req, identity)
+
+        def read() -> dict[str, Any] | None:
+            with self.database.read() as session:
+                row = store.get_key(session, identity)
+                return None if row is None else key_document(store.view(row), datetime.now(UTC))
+
+        found = await asyncio.to_thread(read)
+        if found is None:
+            raise errors.KeyNotFoundError()
+        resp.media = found
+
+    async def on_delete_key(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str
+    ) -> None:
+        await self._authorised_for(req, identity)
+
+        def revoke() -> bool:
+            with self.database.transaction() as session:
+                revoked = store.revoke(session, identity)
+                if revoked:
+                    store.audit(session, identity, "revoked", by=identity)
+                return revoked
+
+        if not await asyncio.to_thread(revoke):
+            raise errors.KeyNotFoundError()
+        # Every API process forgets the key before this answers.
+        await asyncio.to_thread(announce_change, self.sync_redis, change_name(identity))
+        resp.status = falcon.HTTP_204
+
+    async def on_post_renew(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str
+    ) -> None:
+        body = await req.stream.read(MAX_VERIFY_BODY)
+        await self._authorised_for(req, identity, body)
+        job_id = await self.runner.submit("keys.renew", {"identity": identity})
+        job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])
+        if job is None or job.state is not JobState.SUCCEEDED:
+            if job is not None and job.state is JobState.FAILED:
+                raise errors.NotaryError.from_dict(job.error or {})
+            raise errors.JobTimeoutError({"job": job_id})
+        await asyncio.to_thread(announce_change, self.sync_redis, change_name(identity))
+        resp.media = job.result
+
+    # --- POST /v1/verify and /v1/verify/batch
+
+    async def verify_one(self, item: object, now_ms: int) -> dict[str, Any]:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(field), str | None)
+            for field in ("authorization", "method", "uri", "host", "date", "digest")
+        ):
+            raise errors.InvalidRequestError("each verify request is an object of strings")
+        signed = signature.SignedRequest(
+            method=item.get("method"),
+            uri=item.get("uri"),
+            host=item.get("host"),
+            date=item.get("date"),
+            digest=item.get("digest"),
+            authorization=item.get("authorization"),
+        )
+        key = None
+        try:
+            identity, _ = signature.parse_authorization(signed.authorization or "")
+            key = await self.keys.get(identity)
+        except signature.SignatureError:
+            pass  # verify() below reports the problem in the scheme's order
+        try:
+            signature.verify(
+                signed,
+                now_ms=now_ms,
+                skew_ms=self.skew_ms,
+                lookup=lambda wanted: key.secrets if key is not None and wanted == key.identity else None,
+            )
+        except signature.SignatureError as failure:
+            return {"valid": False, "code": failure.code, "message": failure.message}
+        assert key is not None
+        remaining = max(0, int((key.expires_at - datetime.now(UTC)).total_seconds()))
+        return {
+            "valid": True,
+            "identity": key.identity,
+            "roles": list(key.roles),
+            "expires_at": key.expires_at.isoformat().replace("+00:00", "Z"),
+            "ttl": remaining,
+        }
+
+    async def _verify_caller(self, req: falcon.asgi.Request, limit: int) -> Any:
+        body, document = await read_json(req, limit)
+        _caller, roles = await self.authenticate(req, body)
+        if VERIFY_ROLE not in roles:
+            raise errors.ForbiddenError({"role": VERIFY_ROLE})
+        return document
+
+    async def on_post_verify(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        document = await self._verify_caller(req, MAX_VERIFY_BODY)
+        resp.media = await self.verify_one(document, int(time.time() * 1000))
+
+    async def on_post_verify_batch(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        document = await self._verify_caller(req, MAX_BATCH_BODY)
+        items = document.get("requests") if isinstance(document, dict) else document
+        if not isinstance(items, list) or len(items) > MAX_BATCH:
+            raise errors.InvalidRequestError(f"a batch is a list of at most {MAX_BATCH} verify requests")
+        now_ms = int(time.time() * 1000)
+        resp.media = {"results": [await self.verify_one(item, now_ms) for item in items]}
+
+
+class _Route:
+    """Binds one KeyService method to Falcon's responder names."""
+
+    def __init__(self, **responders: Any) -> None:
+        for name, responder in responders.items():
+            setattr(self, name, responder)
+
+
+def add_routes(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], service: KeyService) -> None:
+    app.add_route("/v1/keys", _Route(on_post=service.on_post_issue))
+    app.add_route("/v1/keys/{identity}", _Route(on_get=service.on_get_key, on_delete=service.on_delete_key))
+    app.add_route("/v1/keys/{identity}/renew", _Route(on_post=service.on_post_renew))
+    app.add_route("/v1/verify", _Route(on_post=service.on_post_verify))
+    app.add_route("/v1/verify/batch", _Route(on_post=service.on_post_verify_batch))

@@ -1,0 +1,169 @@
+"""Shared keys, their audit log, and the per-instance access list."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.tables import AccessListEntry, SharedKey, SharedKeyAudit
+from notary.errors import NonceMismatchError
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """A key's metadata; never the secret."""
+
+    identity: str
+    dc: str
+    account: str
+    region: str
+    image: str
+    instance_id: str
+    roles: tuple[str, ...]
+    ttl: int
+    created_at: datetime
+    expires_at: datetime
+    max_expires_at: datetime
+    revoked_at: datetime | None
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "dc": self.dc,
+            "instance": self.instance_id,
+            "account": self.account,
+            "region": self.region,
+            "image": self.image,
+            "roles": list(self.roles),
+            "ttl": self.ttl,
+            "created_at": _iso(self.created_at),
+            "expires_at": _iso(self.expires_at),
+            "max_expires_at": _iso(self.max_expires_at),
+            "revoked": self.revoked_at is not None,
+            "remaining": max(0, int((self.expires_at - now).total_seconds())),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def view(row: SharedKey) -> KeyView:
+    return KeyView(
+        identity=row.identity,
+        dc=row.dc,
+        account=row.account,
+        region=row.region,
+        image=row.image,
+        instance_id=row.instance_id,
+        roles=tuple(json.loads(row.roles)),
+        ttl=row.ttl,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        max_expires_at=row.max_expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def audit(session: Session, identity: str, event: str, **detail: Any) -> None:
+    session.add(
+        SharedKeyAudit(identity=identity, event=event, at=utcnow(), detail=json.dumps(detail, default=str))
+    )
+
+
+def check_access(
+    session: Session,
+    *,
+    instance_id: str,
+    account: str,
+    nonce_sha256: str,
+    pending_time: datetime,
+    retention: int,
+) -> None:
+    """Vault's access list: the first login of an instance records its nonce; later logins must present the
+    same nonce, and the document's pendingTime may never go backwards (a replayed older document)."""
+    now = utcnow()
+    entry = session.get(AccessListEntry, instance_id, with_for_update=True)
+    if entry is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    AccessListEntry(
+                        instance_id=instance_id,
+                        account=account,
+                        nonce_sha256=nonce_sha256,
+                        pending_time=pending_time,
+                        first_seen=now,
+                        last_seen=now,
+                        expires_at=now + timedelta(seconds=retention),
+                    )
+                )
+        except IntegrityError:
+            raise NonceMismatchError({"reason": "a concurrent first login of this instance"}) from None
+        return
+    if not hmac.compare_digest(entry.nonce_sha256, nonce_sha256):
+        raise NonceMismatchError({"reason": "nonce"})
+    if pending_time < entry.pending_time:
+        raise NonceMismatchError({"reason": "pendingTime went backwards"})
+    entry.pending_time = pending_time
+    entry.last_seen = now
+    entry.expires_at = now + timedelta(seconds=retention)
+
+
+def get_key(session: Session, identity: str) -> SharedKey | None:
+    return session.get(SharedKey, identity)
+
+
+def revoke(session: Session, identity: str) -> bool:
+    revoked = session.execute(
+        update(SharedKey)
+        .where(SharedKey.identity == identity, SharedKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(revoked.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_secret_reveal(session: Session, identity: str) -> bool:
+    """The one read that may show an asynchronously issued key's secret; False for every later read."""
+    claimed = session.execute(
+        update(SharedKey)
+        .where(SharedKey.identity == identity, SharedKey.secret_revealed_at.is_(None))
+        .values(secret_revealed_at=utcnow())
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def sweep(session: Session, now: datetime, grace: timedelta, batch: int) -> tuple[list[str], int]:
+    """Delete up to ``batch`` keys expired (or revoked) for longer than ``grace``, and stale access-list
+    entries; returns the deleted identities and the number of access-list entries removed."""
+    cutoff = now - grace
+    doomed = list(
+        session.scalars(
+            select(SharedKey.identity)
+            .where((SharedKey.expires_at < cutoff) | (SharedKey.revoked_at < cutoff))
+            .limit(batch)
+        )
+    )
+    if doomed:
+        session.execute(delete(SharedKey).where(SharedKey.identity.in_(doomed)))
+        for identity in doomed:
+            audit(session, identity, "expired")
+    stale = session.execute(
+        delete(AccessListEntry).where(
+            AccessListEntry.instance_id.in_(
+                select(AccessListEntry.instance_id).where(AccessListEntry.expires_at < now).limit(batch)
+            )
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    return doomed, int(stale)

@@ -1,0 +1,267 @@
+"""The shared-key service through the real processes: issue a key from a PKCS7-signed instance identity
+(a test CA stands in for AWS), verify requests signed with it, renew, revoke, and sweep."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from models.db import Database
+from models.tables import SharedKey, SharedKeyAudit
+from notary.keys import signature
+from tests.support.processes import NotaryStack, new_kek, wait_until
+
+ACCOUNT = "716756199562"
+
+
+class InstanceIdentityAuthority:
+    """Plays AWS: a signing certificate (pinned in the server's config) that signs identity documents."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test instance identity")])
+        now = datetime.now(UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=30))
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def document(self, instance: str, pending: datetime, account: str = ACCOUNT) -> bytes:
+        return json.dumps(
+            {
+                "accountId": account,
+                "region": "us-east-1",
+                "imageId": "ami-bcbffad6",
+                "instanceId": instance,
+                "pendingTime": pending.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "availabilityZone": "us-east-1a",
+                "instanceType": "t2.small",
+                "architecture": "x86_64",
+                "privateIp": "10.0.0.1",
+            },
+            indent=2,
+        ).encode()
+
+    def pkcs7(self, content: bytes) -> str:
+        signed = (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(content)
+            .add_signer(self.cert, self.key, hashes.SHA256())
+            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCerts])
+        )
+        return base64.encodebytes(signed).decode()
+
+
+@pytest.fixture(scope="module")
+def authority() -> InstanceIdentityAuthority:
+    return InstanceIdentityAuthority()
+
+
+@pytest.fixture
+def key_stack(stack: NotaryStack, authority: InstanceIdentityAuthority) -> NotaryStack:
+    pinned = stack.root / "pinned.pem"
+    pinned.write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
+    stack.write_config(
+        keys={
+            "dc": "test-dc",
+            "keks": [new_kek()],
+            "pinned_certificates": [str(pinned)],
+            "ttl": 600,
+            "max_ttl": 1200,
+        },
+        politician={
+            "bindings": [
+                {
+                    "match": {"account": ACCOUNT, "instance": "i-0000000000000000a"},
+                    "roles": ["notary:verify", "verifier"],
+                },
+                {"match": {"image": "ami-*"}, "roles": ["web"]},
+            ]
+        },
+    )
+    stack.start_all()
+    return stack
+
+
+def issue(
+    stack: NotaryStack, authority: InstanceIdentityAuthority, instance: str, **extra: Any
+) -> httpx.Response:
+    document = authority.document(instance, extra.pop("pending", datetime(2026, 1, 1, tzinfo=UTC)))
+    body = {"document": document.decode(), "signature": authority.pkcs7(document), **extra}
+    with stack.client() as client:
+        return client.post("/v1/keys", json=body)
+
+
+def signed(key: dict[str, Any], method: str, url: str, body: bytes = b"") -> dict[str, str]:
+    target = httpx.URL(url)
+    headers = signature.sign_request(
+        method,
+        target.raw_path.decode(),
+        f"{target.host}:{target.port}",
+        body,
+        key["identity"],
+        key["secret"],
+        int(time.time() * 1000),
+    )
+    return headers
+
+
+def verify(
+    stack: NotaryStack, caller: dict[str, Any], forwarded: dict[str, str], method: str, uri: str, host: str
+) -> httpx.Response:
+    payload = json.dumps(
+        {
+            "authorization": forwarded["Authorization"],
+            "method": method,
+            "uri": uri,
+            "host": host,
+            "date": forwarded["Date"],
+            "digest": forwarded["Digest"],
+        }
+    ).encode()
+    url = stack.base_url + "/v1/verify"
+    headers = signed(caller, "POST", url, payload)
+    return httpx.post(url, content=payload, headers={**headers, "Content-Type": "application/json"})
+
+
+def test_issue_verify_renew_revoke(key_stack: NotaryStack, authority: InstanceIdentityAuthority) -> None:
+    verifier = issue(key_stack, authority, "i-0000000000000000a", nonce="verifier-nonce")
+    assert verifier.status_code == 201, verifier.text
+    verifier_key = verifier.json()
+    assert sorted(verifier_key["roles"]) == ["notary:verify", "verifier", "web"]
+    client_key = issue(key_stack, authority, "i-0000000000000000b").json()
+    assert client_key["roles"] == ["web"]
+    assert len(client_key["secret"]) == 64
+    assert "nonce" in client_key
+    assert base64.b64decode(client_key["identity"]).decode().startswith("v=1:test-dc:t-")
+
+    forwarded = signed(client_key, "GET", "http://svc.internal:8080/orders?id=7")
+    answer = verify(key_stack, verifier_key, forwarded, "GET", "/orders?id=7", "svc.internal:8080")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["valid"] is True
+    assert answer.json()["roles"] == ["web"]
+    assert 0 < answer.json()["ttl"] <= 600
+
+    tampered = verify(key_stack, verifier_key, forwarded, "GET", "/orders?id=8", "svc.internal:8080").json()
+    assert tampered == {"valid": False, "code": "INVALID_SIGNATURE", "message": tampered["message"]}
+
+    not_a_verifier = verify(key_stack, client_key, forwarded, "GET", "/orders?id=7", "svc.internal:8080")
+    assert not_a_verifier.status_code == 403
+
+    identity_url = key_stack.base_url + f"/v1/keys/{client_key['identity']}"
+    renewed = httpx.post(identity_url + "/renew", headers=signed(client_key, "POST", identity_url + "/renew"))
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["roles"] == ["web"]
+    metadata = httpx.get(identity_url, headers=signed(client_key, "GET", identity_url)).json()
+    assert "secret" not in json.dumps(metadata)
+    assert metadata["instance"] == "i-0000000000000000b"
+
+    revoked = httpx.delete(identity_url, headers=signed(client_key, "DELETE", identity_url))
+    assert revoked.status_code == 204
+    after = verify(
+        key_stack,
+        verifier_key,
+        signed(client_key, "GET", "http://svc.internal:8080/orders?id=7"),
+        "GET",
+        "/orders?id=7",
+        "svc.internal:8080",
+    )
+    assert after.json()["valid"] is False
+    assert after.json()["code"] == "UNKNOWN_KEY"
+
+    database = Database(key_stack.db_url)
+    with database.read() as session:
+        events = [a.event for a in session.scalars(select(SharedKeyAudit).order_by(SharedKeyAudit.id))]
+        rows = session.scalars(select(SharedKey)).all()
+    database.dispose()
+    assert events == ["issued", "issued", "renewed", "revoked"]
+    for row in rows:  # secrets are stored sealed only
+        assert verifier_key["secret"].encode() not in row.secret_sealed
+        assert client_key["secret"].encode() not in row.secret_sealed
+    logs = "".join(p.log_path.read_text() for p in key_stack.processes.values())
+    assert verifier_key["secret"] not in logs
+    assert client_key["secret"] not in logs
+
+
+def test_replay_protection_and_refusals(key_stack: NotaryStack, authority: InstanceIdentityAuthority) -> None:
+    first = issue(
+        key_stack, authority, "i-0000000000000000c", nonce="n-1", pending=datetime(2026, 1, 2, tzinfo=UTC)
+    )
+    assert first.status_code == 201
+    wrong_nonce = issue(
+        key_stack, authority, "i-0000000000000000c", nonce="n-2", pending=datetime(2026, 1, 2, tzinfo=UTC)
+    )
+    assert wrong_nonce.json()["errors"][0]["code"] == "NONCE_MISMATCH"
+    older = issue(
+        key_stack, authority, "i-0000000000000000c", nonce="n-1", pending=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert older.json()["errors"][0]["code"] == "NONCE_MISMATCH"
+    again = issue(
+        key_stack, authority, "i-0000000000000000c", nonce="n-1", pending=datetime(2026, 1, 2, tzinfo=UTC)
+    )
+    assert again.status_code == 201
+
+    forger = InstanceIdentityAuthority()  # a certificate that is not pinned
+    document = forger.document("i-0000000000000000d", datetime(2026, 1, 1, tzinfo=UTC))
+    with key_stack.client() as client:
+        forged = client.post(
+            "/v1/keys", json={"document": document.decode(), "signature": forger.pkcs7(document)}
+        )
+        garbage = client.post("/v1/keys", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert forged.status_code == 401
+    assert forged.json()["errors"][0]["code"] == "INVALID_SIGNATURE"
+    assert garbage.status_code == 400
+
+
+def test_async_issuance_shows_the_secret_once(
+    key_stack: NotaryStack, authority: InstanceIdentityAuthority
+) -> None:
+    document = authority.document("i-0000000000000000e", datetime(2026, 1, 1, tzinfo=UTC))
+    with key_stack.client() as client:
+        accepted = client.post(
+            "/v1/keys", json={"pkcs7": authority.pkcs7(document)}, headers={"Prefer": "respond-async"}
+        )
+        assert accepted.status_code == 202
+        location = accepted.headers["location"]
+        assert "secret" not in accepted.text
+        first = wait_until(lambda: (j := client.get(location).json())["state"] == "succeeded" and j, 60)
+        second = client.get(location).json()
+    assert len(first["result"]["secret"]) == 64
+    assert second["result"]["secret"] == "<redacted>"
+
+
+def test_sweep_deletes_expired_keys(key_stack: NotaryStack, authority: InstanceIdentityAuthority) -> None:
+    key = issue(key_stack, authority, "i-0000000000000000f").json()
+    database = Database(key_stack.db_url)
+    with database.transaction() as session:
+        row = session.get(SharedKey, key["identity"])
+        assert row is not None
+        row.expires_at = datetime.now(UTC) - timedelta(hours=1)
+    key_stack.celery().send_task("keys.sweep")
+
+    def gone() -> bool:
+        with database.read() as session:
+            return session.get(SharedKey, key["identity"]) is None
+
+    wait_until(gone, 60, what="the sweep")
+    database.dispose()
+    worker_log = key_stack.processes["worker"].log_path.read_text()
+    assert '"msg": "swept expired keys"' in worker_log
