@@ -265,3 +265,55 @@ def test_sweep_deletes_expired_keys(key_stack: NotaryStack, authority: InstanceI
     database.dispose()
     worker_log = key_stack.processes["worker"].log_path.read_text()
     assert '"msg": "swept expired keys"' in worker_log
+
+
+def test_client_sdk_against_the_real_service(
+    key_stack: NotaryStack, authority: InstanceIdentityAuthority
+) -> None:
+    """A service protected by the SDK's WSGI middleware, called with the SDK's requests auth: the middleware
+    verifies every call through this Notary's /v1/verify with its own key."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    import requests
+
+    from notary.client.auth import NotaryRequestsAuth
+    from notary.client.middleware import VerifyingMiddleware
+
+    service_key = issue(key_stack, authority, "i-0000000000000000a", nonce="verifier-nonce").json()
+    caller_key = issue(key_stack, authority, "i-00000000000000010").json()
+    seen: list[tuple[str, tuple[str, ...], bytes]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        seen.append((environ["notary.identity"], tuple(environ["notary.roles"]), body))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return None
+
+    protected = VerifyingMiddleware(
+        app,
+        key_stack.base_url,
+        caller_auth=NotaryRequestsAuth(service_key["identity"], service_key["secret"]),
+    )
+    server = make_server("127.0.0.1", 0, protected, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/orders?id=7"
+    try:
+        good = requests.post(
+            url,
+            data=b'{"qty": 1}',
+            timeout=30,
+            auth=NotaryRequestsAuth(caller_key["identity"], caller_key["secret"]),
+        )
+        forged = requests.post(
+            url, data=b'{"qty": 1}', timeout=30, auth=NotaryRequestsAuth(caller_key["identity"], "x" * 64)
+        )
+    finally:
+        server.shutdown()
+    assert good.status_code == 200, good.text
+    assert seen == [(caller_key["identity"], ("web",), b'{"qty": 1}')]
+    assert forged.status_code == 401
