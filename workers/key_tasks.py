@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,8 @@ from workers.base import JobTask
 from workers.politician import HttpProvider, StaticProvider
 
 log = logging.getLogger("notary.keys")
-SWEEP_BATCH = 1000
+SWEEP_BATCH = 500
+SWEEP_PAUSE_SECONDS = 0.05  # between batches, so a large sweep yields the CPU to request handling
 
 _provider: StaticProvider | HttpProvider | None = None
 
@@ -168,6 +170,7 @@ def sweep() -> dict[str, int]:
         deleted_entries += entries
         if len(identities) < SWEEP_BATCH and entries < SWEEP_BATCH:
             break
+        time.sleep(SWEEP_PAUSE_SECONDS)
     metrics.KEYS_SWEPT.inc(deleted_keys)
     log.info("swept expired keys", extra={"keys": deleted_keys, "access_list_entries": deleted_entries})
     return {"keys": deleted_keys, "access_list_entries": deleted_entries}

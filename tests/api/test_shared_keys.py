@@ -11,63 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from models.db import Database
 from models.tables import SharedKey, SharedKeyAudit
 from notary.keys import signature
+from tests.support.instance_identity import ACCOUNT, InstanceIdentityAuthority
 from tests.support.processes import NotaryStack, new_kek, wait_until
-
-ACCOUNT = "716756199562"
-
-
-class InstanceIdentityAuthority:
-    """Plays AWS: a signing certificate (pinned in the server's config) that signs identity documents."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test instance identity")])
-        now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
-            .sign(self.key, hashes.SHA256())
-        )
-
-    def document(self, instance: str, pending: datetime, account: str = ACCOUNT) -> bytes:
-        return json.dumps(
-            {
-                "accountId": account,
-                "region": "us-east-1",
-                "imageId": "ami-bcbffad6",
-                "instanceId": instance,
-                "pendingTime": pending.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "availabilityZone": "us-east-1a",
-                "instanceType": "t2.small",
-                "architecture": "x86_64",
-                "privateIp": "10.0.0.1",
-            },
-            indent=2,
-        ).encode()
-
-    def pkcs7(self, content: bytes) -> str:
-        signed = (
-            pkcs7.PKCS7SignatureBuilder()
-            .set_data(content)
-            .add_signer(self.cert, self.key, hashes.SHA256())
-            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCerts])
-        )
-        return base64.encodebytes(signed).decode()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,227 @@
+"""Shared-key service benchmarks, one run:
+
+- ``/v1/verify`` requests per second next to a trivial endpoint on the same server (target: at least 0.8), and
+  its p99 latency at concurrency 50 (target: 5 ms or less);
+- batch verification throughput (verifications per second through ``/v1/verify/batch``);
+- issuance rate with the static Politician provider (target: at least 300 per second);
+- verify p99 while the sweep deletes 100,000 expired keys (target: within ±20% of the p99 without it).
+
+A signed request stays valid for the whole skew window, so wrk can replay one pre-signed verify call;
+re-logins of one instance with the same nonce are legitimate, so wrk can replay one issuance request too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+
+from models.db import Database
+from models.tables import SharedKey
+from notary.keys import signature
+from tests.support.instance_identity import ACCOUNT, InstanceIdentityAuthority
+from tests.support.processes import NotaryStack, new_kek
+from tests.support.servers import RedisServer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SWEPT_KEYS = 100_000
+
+
+def wrk(url: str, connections: int, seconds: int, script: Path | None = None) -> tuple[float, float]:
+    """Requests per second and p99 latency in milliseconds."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if failures:
+        raise RuntimeError(f"{url}: {failures.group(1)} failed responses\n{output}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    assert p99, output
+    value, unit = float(p99.group(1)), p99.group(2)
+    return rate, value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def lua_post(path: Path, body: bytes, headers: dict[str, str]) -> Path:
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = {json.dumps(body.decode())}",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
+    lines += [f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}" for name, value in headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def signed_call(stack: NotaryStack, caller: dict[str, Any], path: str, body: bytes) -> dict[str, str]:
+    host = stack.base_url.removeprefix("http://")
+    return signature.sign_request(
+        "POST", path, host, body, caller["identity"], caller["secret"], int(time.time() * 1000)
+    )
+
+
+def start(workdir: Path, authority: InstanceIdentityAuthority) -> tuple[RedisServer, NotaryStack]:
+    redis = RedisServer.start(workdir / "redis")
+    stack = NotaryStack(workdir / "notary", redis.url, f"sqlite:///{workdir}/notary.db")
+    pinned = workdir / "pinned.pem"
+    pinned.write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
+    stack.write_config(
+        logging={"level": "error"},
+        keys={"keks": [new_kek()], "pinned_certificates": [str(pinned)], "expiry_grace": 0},
+        politician={
+            "bindings": [
+                {"match": {"instance": "i-00000000000000001"}, "roles": ["notary:verify"]},
+                {"match": {"account": ACCOUNT}, "roles": ["web"]},
+            ]
+        },
+    )
+    stack.start_all()
+    return redis, stack
+
+
+def issuance_body(authority: InstanceIdentityAuthority, instance: str) -> bytes:
+    document = authority.document(instance, datetime(2026, 1, 1, tzinfo=UTC))
+    return json.dumps(
+        {"document": document.decode(), "signature": authority.pkcs7(document), "nonce": "bench-nonce"}
+    ).encode()
+
+
+def plant_expired_keys(stack: NotaryStack, count: int) -> None:
+    database = Database(stack.db_url)
+    expired = datetime.now(UTC) - timedelta(days=1)
+    with database.transaction() as session:
+        session.bulk_insert_mappings(
+            SharedKey,
+            [  # type: ignore[arg-type]
+                {
+                    "identity": f"expired-{n}",
+                    "dc": "local",
+                    "account": ACCOUNT,
+                    "region": "us-east-1",
+                    "image": "ami-0",
+                    "instance_id": f"i-{n:017x}",
+                    "roles": "[]",
+                    "secret_sealed": b"x",
+                    "kek_id": "k1",
+                    "ttl": 60,
+                    "created_at": expired,
+                    "expires_at": expired,
+                    "max_expires_at": expired,
+                }
+                for n in range(count)
+            ],
+        )
+    database.dispose()
+
+
+def run(seconds: int) -> str:
+    authority = InstanceIdentityAuthority()
+    with tempfile.TemporaryDirectory() as directory:
+        workdir = Path(directory)
+        redis, stack = start(workdir, authority)
+        try:
+            with stack.client() as client:
+                verifier = client.post(
+                    "/v1/keys",
+                    content=issuance_body(authority, "i-00000000000000001"),
+                    headers={"Content-Type": "application/json"},
+                ).json()
+                caller = client.post(
+                    "/v1/keys",
+                    content=issuance_body(authority, "i-00000000000000002"),
+                    headers={"Content-Type": "application/json"},
+                ).json()
+            target = signature.sign_request(
+                "GET",
+                "/orders?id=7",
+                "shop.internal",
+                b"",
+                caller["identity"],
+                caller["secret"],
+                int(time.time() * 1000),
+            )
+            question = json.dumps(
+                {
+                    "authorization": target["Authorization"],
+                    "method": "GET",
+                    "uri": "/orders?id=7",
+                    "host": "shop.internal",
+                    "date": target["Date"],
+                    "digest": target["Digest"],
+                }
+            ).encode()
+            verify_script = lua_post(
+                workdir / "verify.lua", question, signed_call(stack, verifier, "/v1/verify", question)
+            )
+            batch = json.dumps({"requests": [json.loads(question)] * 1000}).encode()
+            batch_script = lua_post(
+                workdir / "batch.lua", batch, signed_call(stack, verifier, "/v1/verify/batch", batch)
+            )
+            issue_script = lua_post(
+                workdir / "issue.lua", issuance_body(authority, "i-00000000000000003"), {}
+            )
+            assert (
+                httpx.post(
+                    stack.base_url + "/v1/verify",
+                    content=question,
+                    headers={
+                        **signed_call(stack, verifier, "/v1/verify", question),
+                        "Content-Type": "application/json",
+                    },
+                ).json()["valid"]
+                is True
+            )
+
+            wrk(stack.base_url + "/v1/verify", 10, 1, verify_script)  # warm both workers
+            trivial, trivial_p99 = wrk(stack.base_url + "/v2/", 50, seconds)
+            verify, verify_p99 = wrk(stack.base_url + "/v1/verify", 50, seconds, verify_script)
+            batches, _ = wrk(stack.base_url + "/v1/verify/batch", 4, seconds, batch_script)
+            issued, issue_p99 = wrk(stack.base_url + "/v1/keys", 16, seconds, issue_script)
+
+            plant_expired_keys(stack, SWEPT_KEYS)
+            _, quiet_p99 = wrk(stack.base_url + "/v1/verify", 50, seconds, verify_script)
+            stack.celery().send_task("keys.sweep")
+            _, sweeping_p99 = wrk(stack.base_url + "/v1/verify", 50, seconds, verify_script)
+            database = Database(stack.db_url)
+            with database.read() as session:
+                left = session.query(SharedKey).filter(SharedKey.identity.like("expired-%")).count()
+            database.dispose()
+        finally:
+            stack.stop_all()
+            redis.stop()
+    return "\n".join(
+        [
+            "Shared keys (wrk, 1 thread; ratios within this run)",
+            "",
+            f"/v1/verify at c=50: {verify:.0f} req/s = {verify / trivial:.2f}x the trivial endpoint"
+            f" ({trivial:.0f} req/s); p99 {verify_p99:.2f} ms (trivial p99 {trivial_p99:.2f} ms)",
+            f"/v1/verify/batch (1,000 per request, c=4): {batches * 1000:.0f} verifications/s",
+            f"issuance (static Politician, c=16): {issued:.0f} keys/s, p99 {issue_p99:.1f} ms",
+            f"verify p99 while sweeping {SWEPT_KEYS:,} expired keys: {sweeping_p99:.2f} ms"
+            f" vs {quiet_p99:.2f} ms without ({sweeping_p99 / quiet_p99:.2f}x);"
+            f" {SWEPT_KEYS - left:,} swept during the run",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5)
+    text = run(parser.parse_args().seconds)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "shared_keys.txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
