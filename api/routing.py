@@ -51,7 +51,14 @@ ROUTES: tuple[Route, ...] = (
 NOT_FOUND = Route("NotFound", "/v2/*", re.compile(""))
 
 
+# A GUN is at most 255 characters and a role name under 256, so no valid path comes near this; the cap also
+# bounds the regular expressions' backtracking, which grows with the square of the path length.
+MAX_PATH_LENGTH = 2048
+
+
 def match(path: str) -> tuple[Route, dict[str, str]]:
+    if len(path) > MAX_PATH_LENGTH:
+        return NOT_FOUND, {}
     for route in ROUTES:
         found = route.pattern.match(path)
         if found:

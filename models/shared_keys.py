@@ -159,11 +159,12 @@ def sweep(session: Session, now: datetime, grace: timedelta, batch: int) -> tupl
         # Issuance, renewal and revocation are audited one by one; expiry is counted by the sweep instead of
         # writing 100,000 audit rows while verification traffic shares the machine.
         session.execute(delete(SharedKey).where(SharedKey.identity.in_(doomed)))
-    stale = session.execute(
-        delete(AccessListEntry).where(
-            AccessListEntry.instance_id.in_(
-                select(AccessListEntry.instance_id).where(AccessListEntry.expires_at < now).limit(batch)
-            )
+    # Ids first, then the delete: MySQL/MariaDB refuse LIMIT in an IN subquery of the table deleted from.
+    stale = list(
+        session.scalars(
+            select(AccessListEntry.instance_id).where(AccessListEntry.expires_at < now).limit(batch)
         )
-    ).rowcount  # type: ignore[attr-defined]
-    return doomed, int(stale)
+    )
+    if stale:
+        session.execute(delete(AccessListEntry).where(AccessListEntry.instance_id.in_(stale)))
+    return doomed, len(stale)

@@ -143,3 +143,11 @@ def test_clean_path(path: str, cleaned: str) -> None:
 def test_a_cleaned_path_matches_the_route_of_its_clean_form() -> None:
     route, found = match(clean_path("/v2/library//alpine/./_trust/tuf/x/../root.json"))
     assert (route.name, found) == ("GetRole", {"gun": "library/alpine", "role": "root"})
+
+
+def test_overlong_paths_are_not_matched_at_all() -> None:
+    """A path of tens of kilobytes made the GUN and role patterns backtrack for seconds; nothing that long
+    can be a valid route, so it is answered as not found before any pattern runs."""
+    path = "/v2/a" + "/_trust/tuf/targets/x" * 4000 + ".json"
+    assert match(path) == (NOT_FOUND, {})
+    assert match("/v2/" + "g/" * 100 + "_trust/tuf/root.json")[0].name == "GetRole"
