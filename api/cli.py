@@ -15,6 +15,7 @@ from typing import Any
 
 from notary.errors import ConfigError
 from notary.settings import Settings, load_settings
+from workers.cli import refuse_signer_keks
 
 CONFIG_ENV = "NOTARY_CONFIG_FILE"
 
@@ -62,20 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             os.environ["NOTARY_SERVER_LOGGING_LEVEL"] = "debug"
         settings = load_settings(args.config, os.environ)
+        refuse_signer_keks(settings)
         for key in ("server.tls_cert_file", "server.tls_key_file", "server.client_ca_file"):
             path = settings.path(key)
             if path is not None and not path.is_file():
                 raise ConfigError(key, settings.source(key), f"file not found: {path}")
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
-    if "NOTARY_SERVER_SIGNER_KEKS" in os.environ:
-        print(
-            ConfigError(
-                "signer.keks", "env NOTARY_SERVER_SIGNER_KEKS", "only notary-signer may be given the KEKs"
-            ),
-            file=sys.stderr,
-        )
         return 2
 
     from workers.cli import prepare_process

@@ -117,7 +117,11 @@ class JobTask(Task):  # type: ignore[misc]
             log.exception("job failed unexpectedly", extra={"job_id": job_id})
             self._fail(job_id, InternalError())
             return "failed"
-        self.after_commit(job, outcome)
+        try:
+            self.after_commit(job, outcome)
+        except Exception:
+            # The work is committed; its notification, webhook and next step must still happen.
+            log.exception("after-commit hook failed", extra={"job_id": job_id})
         if isinstance(outcome, Next):
             self.app.send_task(outcome.task, args=[job_id])
             return "advanced"
@@ -125,8 +129,11 @@ class JobTask(Task):  # type: ignore[misc]
         return "succeeded"
 
     def _fail(self, job_id: str, error: NotaryError) -> None:
+        # Only while the job is at this step: a late duplicate must not fail a job another attempt moved on.
         with runtime.current().database.transaction() as session:
-            finished = job_records.finish(session, job_id, JobState.FAILED, error=error.to_dict())
+            finished = job_records.finish(
+                session, job_id, JobState.FAILED, error=error.to_dict(), stage=self.name
+            )
         if finished:
             self._announce(job_id)
 

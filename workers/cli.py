@@ -29,12 +29,22 @@ def _parse(prog: str, argv: list[str] | None, *, keks_file: bool = False) -> arg
     return parser.parse_args(argv)
 
 
-def _load(args: argparse.Namespace) -> Settings:
+def _load(args: argparse.Namespace, *, signer: bool = False) -> Settings:
     if args.config is not None:
         os.environ[CONFIG_ENV] = str(args.config.resolve())
     settings = load_settings(args.config, os.environ)
+    if not signer:
+        refuse_signer_keks(settings)
     prepare_process(settings)
     return settings
+
+
+def refuse_signer_keks(settings: Settings) -> None:
+    """Only notary-signer may hold the key-encryption keys, from whatever source they would come."""
+    if settings["signer.keks"]:
+        raise ConfigError(
+            "signer.keks", settings.source("signer.keks"), "only notary-signer may be given the KEKs"
+        )
 
 
 def prepare_process(settings: Settings) -> None:
@@ -64,11 +74,6 @@ def worker_main(argv: list[str] | None = None) -> int:
         settings = _load(args)
     except ConfigError as exc:
         return _fail(exc)
-    if KEKS_ENV in os.environ:
-        # A worker must never be able to open private keys; refusing here keeps a deployment honest.
-        return _fail(
-            ConfigError("signer.keks", f"env {KEKS_ENV}", "only notary-signer may be given the KEKs")
-        )
     concurrency = str(args.concurrency or 2)
     return _run_celery(
         settings,
@@ -97,7 +102,7 @@ def signer_main(argv: list[str] | None = None) -> int:
             return _fail(ConfigError("-keks-file", str(args.keks_file), f"cannot read: {exc.strerror}"))
         os.environ[KEKS_ENV] = ",".join(lines)
     try:
-        settings = _load(args)
+        settings = _load(args, signer=True)
         require_keks(settings)
     except ConfigError as exc:
         return _fail(exc)

@@ -53,15 +53,21 @@ def load_pinned(settings: Settings) -> tuple[x509.Certificate, ...]:
     return tuple(certificates)
 
 
-async def read_json(req: falcon.asgi.Request, limit: int) -> tuple[bytes, Any]:
+async def read_body(req: falcon.asgi.Request, limit: int) -> bytes:
+    """The whole body, refused with 413 past ``limit`` (a declared length is checked before reading)."""
     if req.content_length is not None and req.content_length > limit:
         raise errors.PayloadTooLargeError({"limit": limit})
     body = await req.stream.read(limit + 1)
     if len(body) > limit:
         raise errors.PayloadTooLargeError({"limit": limit})
+    return body
+
+
+async def read_json(req: falcon.asgi.Request, limit: int) -> tuple[bytes, Any]:
+    body = await read_body(req, limit)
     try:
         return body, json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise errors.InvalidRequestError("the body must be JSON") from None
 
 
@@ -234,7 +240,7 @@ class KeyService:
     async def on_post_renew(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str
     ) -> None:
-        body = await req.stream.read(MAX_VERIFY_BODY)
+        body = await read_body(req, MAX_VERIFY_BODY)
         await self._authorised_for(req, identity, body)
         job_id = await self.runner.submit("keys.renew", {"identity": identity})
         job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])

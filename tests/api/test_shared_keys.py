@@ -268,3 +268,12 @@ def test_client_sdk_against_the_real_service(
     assert good.status_code == 200, good.text
     assert seen == [(caller_key["identity"], ("web",), b'{"qty": 1}')]
     assert forged.status_code == 401
+
+
+def test_deeply_nested_json_is_a_bad_request(key_stack: NotaryStack) -> None:
+    with key_stack.client() as client:
+        response = client.post(
+            "/v1/keys", content=b"[" * 100_000, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "INVALID_REQUEST"

@@ -74,3 +74,12 @@ def test_invalid_json_names_the_file(tmp_path: Path) -> None:
     line = one_error_line(run("notary-server", "-config", str(config)))
     assert str(config) in line
     assert "not valid JSON" in line
+
+
+@pytest.mark.parametrize("command", ["notary-server", "notary-worker", "notary-beat"])
+def test_the_signer_keks_in_the_shared_config_file_are_refused_too(stack: NotaryStack, command: str) -> None:
+    stack.write_config(signer={"keks": [stack.kek]})
+    line = one_error_line(run(command, "-config", str(stack.config_path), env=stack.env()))
+    assert "signer.keks" in line
+    assert str(stack.config_path) in line
+    assert stack.kek.split(":")[1] not in line
