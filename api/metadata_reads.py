@@ -15,7 +15,7 @@ from api.job_runner import JobRunner
 from api.metadata_cache import CachedFile, MetadataCache
 from models.db import Database
 from models.tuf_files import SqlTufStore, StoredFile
-from notary.errors import NotaryError, NotFoundError
+from notary.errors import NotaryError, NotFoundError, VersionError
 from notary.jobs import JobState
 from notary.tuf.timefmt import parse_go_time
 
@@ -43,6 +43,7 @@ class MetadataReads:
         self.cache = cache
         self.runner = runner
         self.wait_timeout = wait_timeout
+        self._refreshing: dict[str, asyncio.Lock] = {}
 
     async def _lookup(self, gun: str, addressing: str, role: str, selector: str) -> CachedFile:
         key = (gun, addressing, f"{role}\x00{selector}")
@@ -70,7 +71,13 @@ class MetadataReads:
     async def current(self, gun: str, role: str) -> CachedFile:
         self.cache.start()
         if role in FRESHNESS_ROLES and not await self._fresh(gun):
-            await self._refresh(gun)
+            # One refresh per GUN at a time in this process; whoever waited finds it fresh afterwards.
+            lock = self._refreshing.setdefault(gun, asyncio.Lock())
+            async with lock:
+                if not await self._fresh(gun):
+                    await self._refresh(gun)
+            if not lock.locked() and self._refreshing.get(gun) is lock:
+                del self._refreshing[gun]
         return await self._lookup(gun, "current", role, "")
 
     async def by_checksum(self, gun: str, role: str, checksum: str) -> CachedFile:
@@ -96,6 +103,8 @@ class MetadataReads:
 
     async def _refresh(self, gun: str) -> None:
         job_id = await self.runner.submit("tuf.refresh", {"margin": 0}, gun=gun)
-        job = await self.runner.wait(job_id, self.wait_timeout)
+        job = await self.runner.wait(job_id, self.wait_timeout, settle=True)
         if job is not None and job.state is JobState.FAILED:
-            raise NotaryError.from_dict(job.error or {})
+            error = NotaryError.from_dict(job.error or {})
+            if not isinstance(error, VersionError):  # another process refreshed it first: just read it
+                raise error

@@ -46,14 +46,18 @@ async def run_job(
     gun: str | None,
     callback_url: str | None,
     on_success: Callable[[falcon.asgi.Response, Any], None],
+    settle: bool = False,
 ) -> None:
-    job_id = await runner.submit(task_name, params, gun=gun, callback_url=callback_url)
-    if prefers_async(req.get_header("Prefer")):
+    respond_async = prefers_async(req.get_header("Prefer"))
+    job_id = await runner.submit(
+        task_name, params, gun=gun, callback_url=callback_url, will_wait=not respond_async
+    )
+    if respond_async:
         job = await runner.load(job_id)
         assert job is not None
         respond_accepted(resp, job)
         return
-    job = await runner.wait(job_id, wait_timeout)
+    job = await runner.wait(job_id, wait_timeout, settle=settle)
     assert job is not None
     if job.state is JobState.SUCCEEDED:
         on_success(resp, job.result)

@@ -155,8 +155,9 @@ class KeyService:
             if request.nonce is None
             else hashlib.sha256(request.nonce.encode()).hexdigest(),
         }
-        job_id = await self.runner.submit("keys.issue", params)
-        if prefers_async(req.get_header("Prefer")):
+        respond_async = prefers_async(req.get_header("Prefer"))
+        job_id = await self.runner.submit("keys.issue", params, will_wait=not respond_async)
+        if respond_async:
             job = await self.runner.load(job_id)
             assert job is not None
             resp.status = falcon.HTTP_202

@@ -126,6 +126,7 @@ class NotaryApi:
             gun=params["gun"],
             callback_url=callback_url,
             on_success=published,
+            settle=True,  # the client reads right after its 200: every API process must have forgotten first
         )
 
     async def delete(

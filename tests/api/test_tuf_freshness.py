@@ -4,6 +4,7 @@ does), and beat re-signs timestamps before they expire (notary does not)."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -87,3 +88,20 @@ def test_beat_re_signs_a_timestamp_before_it_expires(running_stack: NotaryStack)
     assert served_timestamp(running_stack, untouched)["version"] == untouched_version, (
         "fresh ones are left alone"
     )
+
+
+def test_concurrent_reads_of_an_expired_timestamp_all_succeed(running_stack: NotaryStack) -> None:
+    """Readers racing on an expired timestamp share one refresh; none of them sees the losers' VERSION."""
+    gun = "fresh/crowd"
+    with running_stack.client() as client:
+        new_repo(client, gun)
+    expired = plant_timestamp(running_stack, gun, datetime.now(UTC) - timedelta(minutes=1))
+
+    def read(_: int) -> int:
+        with running_stack.client() as client:
+            return client.get(tuf(gun, "timestamp.json"), headers={"Connection": "close"}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(read, range(16)))
+    assert statuses == [200] * 16
+    assert served_timestamp(running_stack, gun)["version"] > expired
