@@ -76,7 +76,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         deps.sync_redis,
     )
     add_key_routes(app, keys)
-    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal}))
+    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal_to_job_reader}))
     app.add_sink(
         NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )

@@ -12,7 +12,9 @@ from api.job_runner import JobRunner
 from notary.errors import JobNotFoundError
 from notary.jobs import JobState
 
-Reveal = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+# (job id, result, reveal token presented) -> the result as this reader may see it
+Reveal = Callable[[str, Mapping[str, Any], str | None], Awaitable[dict[str, Any]]]
+REVEAL_HEADER = "X-Reveal-Token"
 
 
 class JobResource:
@@ -30,6 +32,6 @@ class JobResource:
         document = job.to_dict()
         reveal = self.reveals.get(job.kind)
         if reveal is not None and job.state is JobState.SUCCEEDED:
-            document["result"] = await reveal(job.result)
+            document["result"] = await reveal(job.id, job.result, req.get_header(REVEAL_HEADER))
         resp.content_type = "application/json"
         resp.data = json.dumps(document, separators=(",", ":")).encode()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from api.job_runner import JobRunner
 from api.key_cache import KeyCache, change_name
 from models import shared_keys as store
 from models.db import Database
+from models.jobs import get_job
 from notary import errors
 from notary.jobs import JobState, prefers_async
 from notary.keys import signature
@@ -156,14 +159,17 @@ class KeyService:
             else hashlib.sha256(request.nonce.encode()).hexdigest(),
         }
         respond_async = prefers_async(req.get_header("Prefer"))
+        reveal_token = secrets.token_urlsafe(32) if respond_async else None
+        if reveal_token is not None:
+            params["reveal_sha256"] = hashlib.sha256(reveal_token.encode()).hexdigest()
         job_id = await self.runner.submit("keys.issue", params, will_wait=not respond_async)
-        if respond_async:
+        if reveal_token is not None:
             job = await self.runner.load(job_id)
             assert job is not None
             resp.status = falcon.HTTP_202
             resp.set_header("Location", f"/v1/jobs/{job_id}")
             resp.set_header("Preference-Applied", "respond-async")
-            resp.media = job.to_dict()
+            resp.media = {**job.to_dict(), "reveal_token": reveal_token}
             return
         job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])
         if job is None or job.state is not JobState.SUCCEEDED:
@@ -173,6 +179,23 @@ class KeyService:
             raise errors.JobTimeoutError({"job": job_id})
         resp.status = falcon.HTTP_201
         resp.media = await self.reveal(job.result)
+
+    async def reveal_to_job_reader(
+        self, job_id: str, result: Mapping[str, Any], token: str | None
+    ) -> dict[str, Any]:
+        """For ``GET /v1/jobs/{id}`` of an asynchronous issuance: the secret goes only to a reader presenting
+        the reveal token of the 202 (job ids appear in logs and Location headers), and only once."""
+
+        def token_matches() -> bool:
+            with self.database.read() as session:
+                job = get_job(session, job_id)
+                expected = None if job is None else json.loads(job.params).get("reveal_sha256")
+            presented = hashlib.sha256((token or "").encode()).hexdigest()
+            return bool(token) and expected is not None and hmac.compare_digest(presented, expected)
+
+        if await asyncio.to_thread(token_matches):
+            return await self.reveal(result)
+        return {**result, "secret": REDACTED}
 
     async def reveal(self, result: Mapping[str, Any]) -> dict[str, Any]:
         """The issued key with its secret (and generated nonce), to the first reader only; later reads get

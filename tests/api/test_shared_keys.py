@@ -193,8 +193,11 @@ def test_async_issuance_shows_the_secret_once(
         assert accepted.status_code == 202
         location = accepted.headers["location"]
         assert "secret" not in accepted.text
-        first = wait_until(lambda: (j := client.get(location).json())["state"] == "succeeded" and j, 60)
-        second = client.get(location).json()
+        token = accepted.json()["reveal_token"]
+        anonymous = wait_until(lambda: (j := client.get(location).json())["state"] == "succeeded" and j, 60)
+        first = client.get(location, headers={"X-Reveal-Token": token}).json()
+        second = client.get(location, headers={"X-Reveal-Token": token}).json()
+    assert anonymous["result"]["secret"] == "<redacted>", "knowing the job id is not enough"
     assert len(first["result"]["secret"]) == 64
     assert second["result"]["secret"] == "<redacted>"
 
