@@ -35,6 +35,7 @@ from workers.cache_invalidation import (
 )
 
 log = logging.getLogger("notary.cache")
+MAX_GENERATIONS = 100_000
 CLOSE_SECONDS = 2.0
 
 
@@ -64,6 +65,7 @@ class MetadataCache:
         self.process = uuid.uuid4().hex
         self._entries: OrderedDict[Key, CachedFile] = OrderedDict()
         self._generations: dict[str, int] = {}
+        self._epoch = 0
         self._live_until = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._forget_hooks: list[Callable[[str | None], None]] = []
@@ -87,8 +89,8 @@ class MetadataCache:
     def live(self) -> bool:
         return time.monotonic() < self._live_until
 
-    def generation(self, gun: str) -> int:
-        return self._generations.get(gun, 0)
+    def generation(self, gun: str) -> tuple[int, int]:
+        return self._epoch, self._generations.get(gun, 0)
 
     def get(self, key: Key) -> CachedFile | None:
         if not self.live:
@@ -98,7 +100,7 @@ class MetadataCache:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: Key, value: CachedFile, generation: int) -> None:
+    def put(self, key: Key, value: CachedFile, generation: tuple[int, int]) -> None:
         """Store a value read while the GUN was at ``generation`` (taken before the read): if a change
         arrived meanwhile, the value may predate it and is dropped."""
         if not self.live or self.generation(key[0]) != generation:
@@ -109,6 +111,9 @@ class MetadataCache:
             self._entries.popitem(last=False)
 
     def forget(self, gun: str) -> None:
+        if len(self._generations) >= MAX_GENERATIONS:
+            # Every renewed or revoked key adds a name; forgetting all is always safe, and bounds memory.
+            self._reset_generations()
         self._generations[gun] = self._generations.get(gun, 0) + 1
         for key in [key for key in self._entries if key[0] == gun]:
             del self._entries[key]
@@ -117,8 +122,13 @@ class MetadataCache:
 
     def _forget_everything(self) -> None:
         self._live_until = 0.0
-        for gun in list(self._generations) + [key[0] for key in self._entries]:
-            self._generations[gun] = self._generations.get(gun, 0) + 1
+        self._reset_generations()
+
+    def _reset_generations(self) -> None:
+        """Forget every entry and start a new epoch: a load that began before can no longer be stored, since
+        its generation was read in the old epoch (this also covers names never seen before)."""
+        self._epoch += 1
+        self._generations.clear()
         self._entries.clear()
         for hook in self._forget_hooks:
             hook(None)

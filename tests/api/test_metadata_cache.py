@@ -83,3 +83,40 @@ def test_a_read_that_raced_with_a_change_is_not_stored(redis_url: str) -> None:
         return found
 
     assert asyncio.run(scenario()) is None
+
+
+def test_a_load_begun_before_a_reconnect_is_not_stored(redis_url: str) -> None:
+    """Names never seen before have generation 0 on both sides of a reset; the epoch tells them apart."""
+
+    async def scenario() -> CachedFile | None:
+        cache = await live_cache(redis_url)
+        generation = cache.generation("never/seen")  # the (slow) load starts...
+        cache._reset_generations()  # ...the subscription drops and comes back meanwhile
+        await live_cache_again(cache)
+        cache.put(("never/seen", "current", "targets\x00"), ENTRY, generation)
+        found = cache.get(("never/seen", "current", "targets\x00"))
+        await cache.close()
+        return found
+
+    assert asyncio.run(scenario()) is None
+
+
+def test_forgotten_names_stay_bounded(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("api.metadata_cache.MAX_GENERATIONS", 10)
+
+    async def scenario() -> int:
+        cache = await live_cache(redis_url)
+        for n in range(1000):
+            cache.forget(f"key:{n}")
+        size = len(cache._generations)
+        await cache.close()
+        return size
+
+    assert asyncio.run(scenario()) <= 10
+
+
+async def live_cache_again(cache: MetadataCache) -> None:
+    for _ in range(200):
+        if cache.live:
+            return
+        await asyncio.sleep(0.02)
