@@ -42,4 +42,5 @@ beat_schedule = {
     "webhooks.retry_due": {"task": "webhooks.retry_due", "schedule": 15.0},
     "tuf.refresh_expiring": {"task": "tuf.refresh_expiring", "schedule": 300.0},
     "keys.sweep": {"task": "keys.sweep", "schedule": 60.0},
+    "jobs.purge_finished": {"task": "jobs.purge_finished", "schedule": 3600.0},
 }

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.tables import Job
+from models.tables import Job, WebhookAttempt, WebhookDelivery
 from notary.jobs import JobState
 
 
@@ -126,7 +126,8 @@ def finish(
     """running -> succeeded|failed in the caller's transaction; False if another attempt finished it first
     (or, when ``stage`` is given, if the job has moved past that step)."""
     now = utcnow()
-    values: dict[str, Any] = {"state": state.value, "updated_at": now, "finished_at": now}
+    # ``work`` carried files between the steps; nothing reads it once the job is over.
+    values: dict[str, Any] = {"state": state.value, "updated_at": now, "finished_at": now, "work": None}
     if state is JobState.SUCCEEDED:
         values["result"] = json.dumps(result, separators=(",", ":"))
     else:
@@ -172,6 +173,26 @@ def stale_jobs(session: Session, queued_before: datetime, running_before: dateti
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def purge_finished(session: Session, finished_before: datetime, batch: int) -> int:
+    """Delete up to ``batch`` jobs that ended before ``finished_before``, with their webhook deliveries."""
+    doomed = list(
+        session.scalars(
+            select(Job.id)
+            .where(Job.state.in_([JobState.SUCCEEDED.value, JobState.FAILED.value]))
+            .where(Job.finished_at < finished_before)
+            .limit(batch)
+        )
+    )
+    if not doomed:
+        return 0
+    deliveries = list(session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.job_id.in_(doomed))))
+    if deliveries:
+        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(deliveries)))
+    session.execute(delete(Job).where(Job.id.in_(doomed)))
+    return len(doomed)
 
 
 def mark_requeued(session: Session, job: Job) -> None:

@@ -217,6 +217,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("signer.keks", _keks, (), secret=True),
     Option("jobs.wait_timeout", _seconds, 30.0),
     Option("jobs.requeue_after", _seconds, 120.0),
+    Option("jobs.retention", _integer(3600, 365 * 24 * 3600), 7 * 24 * 3600),
     # The shared-key service.
     Option("keys.dc", _dc, "local"),
     Option("keys.ttl", _integer(60, 7 * 24 * 3600), 3600),

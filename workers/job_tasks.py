@@ -14,6 +14,22 @@ log = logging.getLogger("notary.jobs")
 BATCH = 200
 
 
+@celery_app.task(name="jobs.purge_finished")
+def purge_finished() -> int:
+    """Beat: delete jobs finished longer ago than ``jobs.retention``, in batches."""
+    cutoff = utcnow() - timedelta(seconds=runtime.current().settings["jobs.retention"])
+    purged = 0
+    while True:
+        with runtime.current().database.transaction() as session:
+            deleted = job_records.purge_finished(session, cutoff, BATCH)
+        purged += deleted
+        if deleted < BATCH:
+            break
+    if purged:
+        log.info("purged finished jobs", extra={"count": purged})
+    return purged
+
+
 @celery_app.task(name="jobs.requeue_stale")
 def requeue_stale() -> int:
     settings = runtime.current().settings

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from models import jobs as job_records
 from models.base import utcnow
 from models.db import Database
 from models.jobs import claim, create_job, finish, get_job, stale_jobs, view
@@ -142,3 +143,36 @@ def test_stale_jobs_are_old_queued_and_old_running_ones(database: Database) -> N
         limited = [job.id for job in stale_jobs(session, queued_before, running_before, limit=1)]
     assert stale == [jobs["old_running"], jobs["old_queued"]]  # oldest first
     assert limited == [jobs["old_running"]]
+
+
+def test_finished_jobs_drop_their_work_and_are_purged_after_retention(database: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from models import webhooks
+    from models.tables import WebhookAttempt, WebhookDelivery
+
+    with database.transaction() as session:
+        old = job_records.create_job(session, "tuf.verify_upload", {"files": {}}, gun="g").id
+        fresh = job_records.create_job(session, "tuf.verify_upload", {}, gun="g").id
+        running = job_records.create_job(session, "tuf.verify_upload", {}, gun="g").id
+        for job_id in (old, fresh, running):
+            job_records.claim(session, job_id)
+        job_records.advance(session, old, "tuf.verify_upload", "tuf.commit_update", {"files": {"root": "x"}})
+        job_records.finish(session, old, JobState.SUCCEEDED, result={})
+        job_records.finish(session, fresh, JobState.FAILED, error={"code": "VERSION"})
+        delivery = webhooks.create_delivery(session, "http://127.0.0.1:9/h", "job.finished", b"{}", old)
+        session.add(WebhookAttempt(delivery_id=delivery, status_code=500, duration_ms=1))
+    with database.transaction() as session:
+        assert job_records.get_job(session, old).work is None  # type: ignore[union-attr]
+        job = job_records.get_job(session, old)
+        assert job is not None
+        job.finished_at = datetime.now(UTC) - timedelta(days=8)
+    with database.transaction() as session:
+        purged = job_records.purge_finished(session, datetime.now(UTC) - timedelta(days=7), batch=100)
+    assert purged == 1
+    with database.read() as session:
+        assert job_records.get_job(session, old) is None
+        assert job_records.get_job(session, fresh) is not None
+        assert job_records.get_job(session, running) is not None
+        assert session.query(WebhookDelivery).count() == 0
+        assert session.query(WebhookAttempt).count() == 0
