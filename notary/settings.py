@@ -239,6 +239,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("politician.cache_seconds", _integer(0, 3600), 30),
     Option("webhooks.secret", _optional_text, secret=True),
     Option("webhooks.max_attempts", _integer(1, 50), 8),
+    Option("webhooks.allow_private_targets", _boolean, False),
     Option("webhooks.backoff_base", _seconds, 2.0),
     Option("webhooks.timeout", _seconds, 10.0),
 )

@@ -19,6 +19,7 @@ from models.tables import WebhookDelivery
 from notary import webhooks
 from workers import metrics, runtime
 from workers.app import celery_app
+from workers.webhook_targets import RefusedTarget, loggable, resolve
 
 log = logging.getLogger("notary.webhooks")
 COUNTDOWN_LIMIT_SECONDS = 60
@@ -66,10 +67,14 @@ def deliver(delivery_id: int) -> str:
     status_code: int | None = None
     error: str | None = None
     started = time.monotonic()
+    refused = False
     try:
-        headers = webhooks.headers(secret, message_id, int(time.time()), body)
-        response = httpx.post(url, content=body, headers=headers, timeout=settings["webhooks.timeout"])
+        target, extra_headers = resolve(url, settings["webhooks.allow_private_targets"])
+        headers = {**webhooks.headers(secret, message_id, int(time.time()), body), **extra_headers}
+        response = httpx.post(target, content=body, headers=headers, timeout=settings["webhooks.timeout"])
         status_code = response.status_code
+    except RefusedTarget as exc:
+        error, refused = f"refused: {exc}"[:500], True
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -79,7 +84,7 @@ def deliver(delivery_id: int) -> str:
         assert delivery is not None
         attempts_made = delivery.attempts + 1
         retry_in = None
-        if not delivered and attempts_made < settings["webhooks.max_attempts"]:
+        if not delivered and not refused and attempts_made < settings["webhooks.max_attempts"]:
             retry_in = backoff_seconds(settings["webhooks.backoff_base"], attempts_made)
         deliveries.record_attempt(
             session,
@@ -94,7 +99,12 @@ def deliver(delivery_id: int) -> str:
     metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
     log.info(
         "webhook attempt",
-        extra={"delivery_id": delivery_id, "status_code": status_code, "outcome": outcome, "url": url},
+        extra={
+            "delivery_id": delivery_id,
+            "status_code": status_code,
+            "outcome": outcome,
+            "url": loggable(url),
+        },
     )
     if retry_in is not None and retry_in <= COUNTDOWN_LIMIT_SECONDS:
         deliver.apply_async(args=[delivery_id], countdown=retry_in)

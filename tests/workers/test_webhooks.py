@@ -42,7 +42,14 @@ def independently_verified(request: Received) -> bool:
 
 
 def configure(stack: NotaryStack, max_attempts: int) -> None:
-    stack.write_config(webhooks={"secret": SECRET, "max_attempts": max_attempts, "backoff_base": 0.2})
+    stack.write_config(
+        webhooks={
+            "secret": SECRET,
+            "max_attempts": max_attempts,
+            "backoff_base": 0.2,
+            "allow_private_targets": True,
+        }
+    )
     stack.start_all()
 
 
@@ -124,3 +131,21 @@ def test_callback_url_must_be_http(stack: NotaryStack) -> None:
         response = client.get(KEY_PATH, params={"callback_url": "file:///etc/passwd"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "INVALID_REQUEST"
+
+
+def test_callbacks_to_internal_addresses_are_refused_by_default(
+    stack: NotaryStack, receiver: Receiver
+) -> None:
+    stack.write_config(webhooks={"secret": SECRET, "max_attempts": 3})
+    stack.start_all()
+    with stack.client() as client:
+        assert (
+            client.get(KEY_PATH, params={"callback_url": receiver.url + "/hook?token=abc"}).status_code == 200
+        )
+    rows = wait_until(lambda: (r := delivery_rows(stack)) and r[0][0].state == "failed" and r, 60)
+    ((delivery, statuses),) = rows
+    assert delivery.attempts == 1, "a refused target is not retried"
+    assert statuses == [None]
+    assert receiver.received() == []
+    worker_log = stack.processes["worker"].log_path.read_text()
+    assert "token=abc" not in worker_log
