@@ -58,7 +58,13 @@ class JobTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def prepare(self, params: dict[str, Any]) -> Any:
+        """Slow work that needs no database lock (a remote lookup), done BEFORE the step's write transaction
+        opens; ``execute`` receives its result as ``prepared``. On SQLite a write transaction is the whole
+        database's lock, so nothing slow may run inside one."""
+        return None
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         raise NotImplementedError
 
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
@@ -79,10 +85,15 @@ class JobTask(Task):  # type: ignore[misc]
                 log.info("job finished, unknown, or at another step; nothing to do", extra={"job_id": job_id})
                 return "skipped"
         try:
+            with database.read() as session:
+                stored = job_records.get_job(session, job_id)
+                assert stored is not None
+                params = json.loads(stored.params)
+            prepared = self.prepare(params)
             with database.transaction() as session:
                 job = job_records.get_job(session, job_id)
                 assert job is not None
-                outcome = self.execute(session, job, json.loads(job.params))
+                outcome = self.execute(session, job, params, prepared)
                 if not isinstance(outcome, Done | Next):
                     outcome = Done(outcome)
                 if isinstance(outcome, Next):

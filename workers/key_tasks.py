@@ -58,10 +58,19 @@ def lookup_roles(settings: Settings, identity: politician.IdentityTuple) -> tupl
         raise errors.RolesUnavailableError() from None
 
 
+def identity_tuple(params: dict[str, Any]) -> politician.IdentityTuple:
+    return politician.IdentityTuple(
+        account=params["account"], region=params["region"], image=params["image"], instance=params["instance"]
+    )
+
+
 class IssueKeyTask(JobTask):
     name = "keys.issue"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def prepare(self, params: dict[str, Any]) -> Any:
+        return lookup_roles(runtime.current().settings, identity_tuple(params))
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         settings = runtime.current().settings
         keks = settings["keys.keks"]
         if not keks:
@@ -79,13 +88,7 @@ class IssueKeyTask(JobTask):
             pending_time=datetime.fromisoformat(params["pending_time"]),
             retention=settings["keys.access_list_retention"],
         )
-        identity_tuple = politician.IdentityTuple(
-            account=params["account"],
-            region=params["region"],
-            image=params["image"],
-            instance=params["instance"],
-        )
-        roles = lookup_roles(settings, identity_tuple)
+        roles: tuple[str, ...] = prepared  # looked up before this transaction opened
         identity = new_identity(settings["keys.dc"]).encode()
         kek_id, secret_sealed = seal(keks, new_secret().encode(), shared_key_aad(identity))
         nonce_sealed = None if nonce is None else seal(keks, nonce.encode(), shared_key_aad(identity))[1]
@@ -132,20 +135,24 @@ class RenewKeyTask(JobTask):
 
     name = "keys.renew"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
-        settings = runtime.current().settings
+    def prepare(self, params: dict[str, Any]) -> Any:
+        with runtime.current().database.read() as session:
+            row = store.get_key(session, params["identity"])
+            if row is None:
+                return ()
+            found = politician.IdentityTuple(
+                account=row.account, region=row.region, image=row.image, instance=row.instance_id
+            )
+        return lookup_roles(runtime.current().settings, found)
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         row = store.get_key(session, params["identity"])
         now = utcnow()
         if row is None or not store.view(row).usable(now):
             raise errors.KeyNotFoundError()
         if now >= row.max_expires_at:
             raise errors.RenewalLimitError()
-        roles = lookup_roles(
-            settings,
-            politician.IdentityTuple(
-                account=row.account, region=row.region, image=row.image, instance=row.instance_id
-            ),
-        )
+        roles: tuple[str, ...] = prepared  # looked up again, before this transaction opened
         row.roles = json.dumps(list(roles))
         row.expires_at = min(now + timedelta(seconds=row.ttl), row.max_expires_at)
         store.audit(session, row.identity, "renewed", roles=list(roles), expires_at=row.expires_at)

@@ -46,7 +46,7 @@ def key_result(key: StoredKey) -> dict[str, Any]:
 class GetKeyTask(JobTask):
     name = "signer.get_key"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         assert job.gun is not None
         algorithm = runtime.current().settings["trust_service.key_algorithm"]
         key = server_keys.get_or_create_key(
@@ -58,7 +58,7 @@ class GetKeyTask(JobTask):
 class RotateKeyTask(JobTask):
     name = "signer.rotate_key"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         assert job.gun is not None
         algorithm = runtime.current().settings["trust_service.key_algorithm"]
         key = server_keys.rotate_key(
@@ -73,7 +73,7 @@ class SignUpdateTask(JobTask):
 
     name = "signer.sign_update"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         work = work_of(job)
         plan = UpdatePlan.from_work(work)
         snapshot_raw = None

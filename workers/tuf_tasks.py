@@ -56,7 +56,7 @@ def parse_uploads(files: dict[str, str]) -> dict[str, SignedMetadata]:
 class VerifyUploadTask(JobTask):
     name = "tuf.verify_upload"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         assert job.gun is not None
         uploads = parse_uploads(params["files"])
         repository = StoredRepository(session, job.gun)
@@ -72,7 +72,7 @@ class RefreshTask(JobTask):
 
     name = "tuf.refresh"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         assert job.gun is not None
         margin = timedelta(seconds=params.get("margin", 0))
         held = held_public_keys(session, job.gun)
@@ -101,7 +101,7 @@ def _checked_signature(session: Session, gun: str, role: str, raw: bytes) -> Sig
 class CommitUpdateTask(JobTask):
     name = "tuf.commit_update"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         work = work_of(job)
         plan = UpdatePlan.from_work(work)
         signed = {role: base64.b64decode(raw) for role, raw in work["signed"].items() if raw is not None}

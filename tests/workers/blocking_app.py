@@ -24,7 +24,7 @@ configure(runtime.settings_from_environment())
 class BlockingTask(JobTask):
     name = "tests.blocking"
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any]) -> Any:
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         client = runtime.current().redis
         attempt = client.incr(ATTEMPTS_KEY.format(job_id=job.id))
         # The effect is written in the job's transaction, before the wait: a crash must roll it back.
