@@ -27,7 +27,7 @@ from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
-from workers.runtime import CONFIG_ENV, redis_url_from_broker
+from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
 
@@ -46,12 +46,8 @@ class Deps:
         celery_app.conf.broker_url = settings.broker_url
         return cls(
             database=Database(sqlalchemy_url(settings.db_url, settings["storage.backend"])),
-            redis=aioredis.Redis.from_url(
-                redis_url_from_broker(settings.broker_url), socket_timeout=5, socket_connect_timeout=5
-            ),
-            sync_redis=redis.Redis.from_url(
-                redis_url_from_broker(settings.broker_url), socket_timeout=5, socket_connect_timeout=5
-            ),
+            redis=aioredis.Redis.from_url(redis_url_from_broker(settings.broker_url), **REDIS_TIMEOUTS),
+            sync_redis=redis.Redis.from_url(redis_url_from_broker(settings.broker_url), **REDIS_TIMEOUTS),
             celery_app=celery_app,
         )
 

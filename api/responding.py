@@ -58,19 +58,23 @@ async def run_job(
         respond_accepted(resp, job)
         return
     job = await runner.wait(job_id, wait_timeout, settle=settle)
-    assert job is not None
-    if job.state is JobState.SUCCEEDED:
-        on_success(resp, job.result)
-    elif job.state is JobState.FAILED:
+    on_success(resp, succeeded_result(resp, job_id, job))
+
+
+def succeeded_result(resp: falcon.asgi.Response, job_id: str, job: JobView | None) -> Any:
+    """The result of a job that succeeded; the job's own error if it failed; 504 with the job's Location
+    if it is still under way."""
+    if job is not None and job.state is JobState.SUCCEEDED:
+        return job.result
+    if job is not None and job.state is JobState.FAILED:
         raise NotaryError.from_dict(job.error or {})
-    else:
-        resp.set_header("Location", job_location(job_id))
-        raise JobTimeoutError({"job": job_id})
+    resp.set_header("Location", job_location(job_id))
+    raise JobTimeoutError({"job": job_id})
 
 
-def respond_accepted(resp: falcon.asgi.Response, job: JobView) -> None:
+def respond_accepted(resp: falcon.asgi.Response, job: JobView, **extra: Any) -> None:
     resp.status = falcon.HTTP_202
     resp.set_header("Location", job_location(job.id))
     resp.set_header("Preference-Applied", "respond-async")
     resp.content_type = JSON_TYPE
-    resp.data = json.dumps(job.to_dict(), separators=(",", ":")).encode()
+    resp.data = json.dumps({**job.to_dict(), **extra}, separators=(",", ":")).encode()

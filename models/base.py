@@ -53,3 +53,8 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, as every JSON document of ours spells times."""
+    return moment.isoformat().replace("+00:00", "Z")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from models.base import utcnow
+from models.base import iso_utc, utcnow
 from models.tables import Job, WebhookAttempt, WebhookDelivery
 from notary.jobs import JobState
 
@@ -37,13 +37,13 @@ class JobView:
             "kind": self.kind,
             "state": self.state.value,
             "attempts": self.attempts,
-            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
-            "updated_at": self.updated_at.isoformat().replace("+00:00", "Z"),
+            "created_at": iso_utc(self.created_at),
+            "updated_at": iso_utc(self.updated_at),
         }
         if self.gun is not None:
             body["gun"] = self.gun
         if self.finished_at is not None:
-            body["finished_at"] = self.finished_at.isoformat().replace("+00:00", "Z")
+            body["finished_at"] = iso_utc(self.finished_at)
         if self.state is JobState.SUCCEEDED:
             body["result"] = self.result
         if self.state is JobState.FAILED:

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.base import utcnow
+from models.base import iso_utc, utcnow
 from models.tables import AccessListEntry, SharedKey, SharedKeyAudit
 from notary.errors import NonceMismatchError
 
@@ -47,16 +47,12 @@ class KeyView:
             "image": self.image,
             "roles": list(self.roles),
             "ttl": self.ttl,
-            "created_at": _iso(self.created_at),
-            "expires_at": _iso(self.expires_at),
-            "max_expires_at": _iso(self.max_expires_at),
+            "created_at": iso_utc(self.created_at),
+            "expires_at": iso_utc(self.expires_at),
+            "max_expires_at": iso_utc(self.max_expires_at),
             "revoked": self.revoked_at is not None,
             "remaining": max(0, int((self.expires_at - now).total_seconds())),
         }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def view(row: SharedKey) -> KeyView:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models import shared_keys as store
-from models.base import utcnow
+from models.base import iso_utc, utcnow
 from models.tables import Job, SharedKey
 from notary import errors
 from notary.keys import politician
@@ -126,7 +126,7 @@ class IssueKeyTask(JobTask):
             "identity": identity,
             "roles": list(roles),
             "ttl": ttl,
-            "expires_at": row.expires_at.isoformat().replace("+00:00", "Z"),
+            "expires_at": iso_utc(row.expires_at),
         }
 
 

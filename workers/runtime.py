@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -13,6 +14,8 @@ from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
 
 CONFIG_ENV = "NOTARY_CONFIG_FILE"
+# Every Redis client of ours fails fast rather than hanging a request or a task on a broker that is gone.
+REDIS_TIMEOUTS: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
 
 
 def redis_url_from_broker(broker_url: str) -> str:
@@ -34,9 +37,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            redis_url_from_broker(self.settings.broker_url), socket_timeout=5, socket_connect_timeout=5
-        )
+        return redis.Redis.from_url(redis_url_from_broker(self.settings.broker_url), **REDIS_TIMEOUTS)
 
     def close(self) -> None:
         if "database" in self.__dict__:

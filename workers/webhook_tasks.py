@@ -14,7 +14,7 @@ import httpx
 
 from models import jobs as job_records
 from models import webhooks as deliveries
-from models.base import utcnow
+from models.base import iso_utc, utcnow
 from models.tables import WebhookDelivery
 from notary import webhooks
 from workers import metrics, runtime
@@ -45,7 +45,7 @@ def schedule_job_webhook(job_id: str) -> None:
             return
         payload = {
             "type": "job.finished",
-            "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+            "timestamp": iso_utc(utcnow()),
             "data": job_records.view(job).to_dict(),
         }
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()

@@ -20,11 +20,13 @@ from cryptography import x509
 
 from api.job_runner import JobRunner
 from api.key_cache import KeyCache, change_name
+from api.responding import respond_accepted, succeeded_result
 from models import shared_keys as store
+from models.base import iso_utc
 from models.db import Database
 from models.jobs import get_job
 from notary import errors
-from notary.jobs import JobState, prefers_async
+from notary.jobs import prefers_async
 from notary.keys import signature
 from notary.keys.ec2_identity import (
     AllowLists,
@@ -166,19 +168,12 @@ class KeyService:
         if reveal_token is not None:
             job = await self.runner.load(job_id)
             assert job is not None
-            resp.status = falcon.HTTP_202
-            resp.set_header("Location", f"/v1/jobs/{job_id}")
-            resp.set_header("Preference-Applied", "respond-async")
-            resp.media = {**job.to_dict(), "reveal_token": reveal_token}
+            respond_accepted(resp, job, reveal_token=reveal_token)
             return
         job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])
-        if job is None or job.state is not JobState.SUCCEEDED:
-            if job is not None and job.state is JobState.FAILED:
-                raise errors.NotaryError.from_dict(job.error or {})
-            resp.set_header("Location", f"/v1/jobs/{job_id}")
-            raise errors.JobTimeoutError({"job": job_id})
+        result = succeeded_result(resp, job_id, job)
         resp.status = falcon.HTTP_201
-        resp.media = await self.reveal(job.result)
+        resp.media = await self.reveal(result)
 
     async def reveal_to_job_reader(
         self, job_id: str, result: Mapping[str, Any], token: str | None
@@ -268,12 +263,9 @@ class KeyService:
         await self._authorised_for(req, identity, body)
         job_id = await self.runner.submit("keys.renew", {"identity": identity})
         job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])
-        if job is None or job.state is not JobState.SUCCEEDED:
-            if job is not None and job.state is JobState.FAILED:
-                raise errors.NotaryError.from_dict(job.error or {})
-            raise errors.JobTimeoutError({"job": job_id})
+        result = succeeded_result(resp, job_id, job)
         await asyncio.to_thread(announce_change, self.sync_redis, change_name(identity))
-        resp.media = job.result
+        resp.media = result
 
     # --- POST /v1/verify and /v1/verify/batch
 
@@ -312,7 +304,7 @@ class KeyService:
             "valid": True,
             "identity": key.identity,
             "roles": list(key.roles),
-            "expires_at": key.expires_at.isoformat().replace("+00:00", "Z"),
+            "expires_at": iso_utc(key.expires_at),
             "ttl": remaining,
         }
 
