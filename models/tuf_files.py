@@ -104,9 +104,17 @@ class SqlTufStore:
         return {role: version for role, version in self.session.execute(query)}
 
     def store_update(self, gun: str, files: Sequence[NewFile]) -> None:
-        """Add every file of one update; VersionError unless each version beats all stored ones."""
+        """Add every file of one update; VersionError unless each version beats all stored ones.
+
+        The update's timestamp must directly follow the stored one: it is the compare-and-swap that refuses
+        an update planned against a repository that has changed or been deleted since. Without it, an
+        update planned before a DELETE would land on the empty GUN with high versions and block its
+        re-creation from version 1."""
         seen: set[tuple[str, int]] = set()
         newest = self.max_versions(gun)
+        timestamps = [file.version for file in files if file.role == "timestamp"]
+        if timestamps != [newest.get("timestamp", 0) + 1]:
+            raise VersionError({})
         for file in files:
             if (file.role, file.version) in seen or file.version <= newest.get(file.role, 0):
                 raise VersionError({})
