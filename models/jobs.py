@@ -153,14 +153,6 @@ def work_of(job: Job) -> Any:
     return None if job.work is None else json.loads(job.work)
 
 
-def unfinished_guns(session: Session, kind: str, guns: list[str]) -> set[str]:
-    """Which of ``guns`` already have a ``kind`` job queued or running."""
-    if not guns:
-        return set()
-    query = select(Job.gun).where(Job.kind == kind, Job.gun.in_(guns), Job.state.in_(_UNFINISHED))
-    return {gun for gun in session.scalars(query) if gun is not None}
-
-
 def stale_jobs(session: Session, queued_before: datetime, running_before: datetime, limit: int) -> list[Job]:
     """Jobs that were never picked up, or whose worker has gone quiet, oldest first."""
     query = (

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.tables import ChangefeedEntry, TufFile
+from models.tables import ChangefeedEntry, Job, TufFile
 from notary.errors import VersionError
+from notary.jobs import JobState
 
 
 @dataclass(frozen=True)
@@ -174,18 +175,32 @@ class SqlTufStore:
         rows = list(self.session.scalars(query.order_by(order).limit(abs(records))))
         return rows[::-1] if backwards else rows
 
-    def expiring_timestamps(self, before: datetime, limit: int) -> list[str]:
-        """GUNs whose newest timestamp expires before ``before``, soonest first."""
+    def expiring_timestamps(self, before: datetime, limit: int, refresh_kind: str) -> list[str]:
+        """GUNs whose newest timestamp expires before ``before``, soonest first, leaving out those with a
+        ``refresh_kind`` job under way or failed since that timestamp was stored: a repository that cannot
+        be refreshed (its client-held snapshot has expired) would otherwise fill every batch for ever."""
         newest = (
             select(TufFile.gun, func.max(TufFile.version).label("version"))
             .where(TufFile.role == "timestamp")
             .group_by(TufFile.gun)
             .subquery()
         )
+        refresh_pending_or_failed = (
+            select(Job.id)
+            .where(
+                Job.kind == refresh_kind,
+                Job.gun == TufFile.gun,
+                or_(
+                    Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+                    (Job.state == JobState.FAILED.value) & (Job.created_at >= TufFile.created_at),
+                ),
+            )
+            .exists()
+        )
         query = (
             select(TufFile.gun)
             .join(newest, (TufFile.gun == newest.c.gun) & (TufFile.version == newest.c.version))
-            .where(TufFile.role == "timestamp", TufFile.expires_at < before)
+            .where(TufFile.role == "timestamp", TufFile.expires_at < before, ~refresh_pending_or_failed)
             .order_by(TufFile.expires_at)
             .limit(limit)
         )

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.jobs import create_job, unfinished_guns, work_of
+from models.jobs import create_job, work_of
 from models.server_keys import activate_listed, held_public_keys
 from models.tables import Job, ServerKey
 from models.tuf_files import NewFile, SqlTufStore
@@ -157,11 +157,11 @@ def refresh_expiring() -> int:
     margin = state.settings["tuf.refresh_before"]
     queued: list[str] = []
     with state.database.transaction() as session:
-        guns = SqlTufStore(session).expiring_timestamps(utcnow() + timedelta(seconds=margin), REFRESH_BATCH)
-        busy = unfinished_guns(session, RefreshTask.name, guns)
-        for gun in guns:
-            if gun not in busy:
-                queued.append(create_job(session, RefreshTask.name, {"margin": margin}, gun=gun).id)
+        expiring = SqlTufStore(session).expiring_timestamps(
+            utcnow() + timedelta(seconds=margin), REFRESH_BATCH, RefreshTask.name
+        )
+        for gun in expiring:
+            queued.append(create_job(session, RefreshTask.name, {"margin": margin}, gun=gun).id)
     for job_id in queued:  # after the commit, so a worker never sees a missing job
         celery_app.send_task(RefreshTask.name, args=[job_id])
     if queued:
