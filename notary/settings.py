@@ -237,6 +237,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("politician.timeout", _seconds, 2.0),
     Option("politician.retries", _integer(0, 10), 3),
     Option("politician.cache_seconds", _integer(0, 3600), 30),
+    Option("politician.ec2_enrichment", _boolean, False),
+    Option("politician.ec2_endpoint_url", _optional_text),
     Option("webhooks.secret", _optional_text, secret=True),
     Option("webhooks.max_attempts", _integer(1, 50), 8),
     Option("webhooks.allow_private_targets", _boolean, False),

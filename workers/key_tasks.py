@@ -27,6 +27,7 @@ from notary.settings import Settings
 from workers import metrics, runtime
 from workers.app import celery_app
 from workers.base import JobTask
+from workers.ec2_enrichment import Ec2Enricher
 from workers.politician import HttpProvider, StaticProvider
 
 log = logging.getLogger("notary.keys")
@@ -51,8 +52,25 @@ def roles_provider(settings: Settings) -> StaticProvider | HttpProvider:
     return _provider
 
 
+_enricher: Ec2Enricher | None = None
+
+
+def ec2_enricher(settings: Settings) -> Ec2Enricher:
+    global _enricher
+    if _enricher is None:
+        _enricher = Ec2Enricher(
+            endpoint_url=settings["politician.ec2_endpoint_url"],
+            timeout=settings["politician.timeout"],
+            retries=settings["politician.retries"],
+            cache_seconds=float(settings["politician.cache_seconds"]),
+        )
+    return _enricher
+
+
 def lookup_roles(settings: Settings, identity: politician.IdentityTuple) -> tuple[str, ...]:
     try:
+        if settings["politician.ec2_enrichment"]:
+            identity = ec2_enricher(settings).enrich(identity)
         return roles_provider(settings).roles(identity)
     except politician.RolesUnavailableError:
         raise errors.RolesUnavailableError() from None

@@ -7,7 +7,7 @@
   (``503 ROLES_UNAVAILABLE``), never an empty list of roles. Answers are cached briefly (bounded LRU);
   failures are not.
 
-No EC2 enrichment (VPC, autoscaling group) here: it needs boto3, which is not a dependency of the project.
+The optional EC2 lookup of the VPC and autoscaling group is in :mod:`workers.ec2_enrichment`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def documented_keys() -> set[str]:
     keys: set[str] = set()
     for cell in re.findall(r"^\| ([^|]+) \|", README.read_text(), re.M):
-        names = re.findall(r"`([a-z_.]+)`", cell)
+        names = re.findall(r"`([a-z0-9_.]+)`", cell)
         if not names:
             continue
         section = names[0].rsplit(".", 1)[0]
