@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 
 from api import errors, reporting
+from api.auth import TokenAuth, token_auth_enabled
 from api.job_runner import JobRunner
 from api.key_cache import KeyCache
 from api.metadata_cache import MetadataCache
@@ -54,6 +55,8 @@ class Deps:
 
 def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
     app = falcon.asgi.App(middleware=[RequestContext()], media_type=falcon.MEDIA_JSON)
+    if token_auth_enabled(settings):
+        app.add_middleware(TokenAuth.from_settings(settings))
     app.req_options.strip_url_path_trailing_slash = False
     errors.install(app, reporting.make_reporter(settings))
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
@@ -72,7 +75,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         deps.sync_redis,
     )
     add_key_routes(app, keys)
-    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal_to_job_reader}))
+    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys}))
     app.add_sink(
         NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )

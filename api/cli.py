@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from api.auth import load_bundle, token_auth_enabled
 from notary.errors import ConfigError
 from notary.settings import Settings, load_settings
 from workers.cli import refuse_signer_keks
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             path = settings.path(key)
             if path is not None and not path.is_file():
                 raise ConfigError(key, settings.source(key), f"file not found: {path}")
+        if token_auth_enabled(settings):
+            load_bundle(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

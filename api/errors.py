@@ -53,6 +53,8 @@ def render(resp: falcon.asgi.Response, error: NotaryError) -> None:
     resp.status = error.status
     resp.content_type = ERROR_CONTENT_TYPE
     resp.data = envelope(error)
+    for name, value in error.headers:
+        resp.set_header(name, value)
     resp.complete = True
 
 

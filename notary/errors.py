@@ -19,6 +19,7 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     │   └── WebhooksDisabledError     400 WEBHOOKS_DISABLED
     ├── InvalidSignatureError         401 INVALID_SIGNATURE   (shared keys: the PKCS7 does not verify)
     ├── UnauthorizedError             401 UNAUTHORIZED
+    │   └── TokenChallengeError       401 UNAUTHORIZED   (token auth: detail = required accesses + challenge)
     ├── NotAllowedError               403 NOT_ALLOWED
     ├── NonceMismatchError            403 NONCE_MISMATCH
     ├── RenewalLimitError             403 RENEWAL_LIMIT
@@ -45,6 +46,7 @@ class NotaryError(Exception):
     code: ClassVar[str] = "UNKNOWN"
     status: ClassVar[int] = 500
     message: ClassVar[str] = "unknown error"
+    headers: tuple[tuple[str, str], ...] = ()  # sent with the error (e.g. a WWW-Authenticate challenge)
 
     def __init__(self, detail: Any = None, *, message: str | None = None) -> None:
         self.detail = detail
@@ -140,6 +142,15 @@ class UnauthorizedError(NotaryError):
     code = "UNAUTHORIZED"
     status = 401
     message = "authentication required"
+
+
+class TokenChallengeError(UnauthorizedError):
+    """notary's 401 under token auth: ``detail`` lists the required accesses, and the response carries the
+    ``WWW-Authenticate`` challenge that tells the client where to get a token and with which scope."""
+
+    def __init__(self, detail: Any, *, challenge: str) -> None:
+        super().__init__(detail)
+        self.headers = (("WWW-Authenticate", challenge),)
 
 
 class NotAllowedError(NotaryError):

@@ -18,6 +18,7 @@ import falcon.asgi
 import redis
 from cryptography import x509
 
+from api.auth import presents_token, require
 from api.job_runner import JobRunner
 from api.key_cache import KeyCache, change_name
 from api.responding import respond_accepted, succeeded_result
@@ -26,6 +27,7 @@ from models.base import iso_utc
 from models.db import Database
 from models.jobs import get_job
 from notary import errors
+from notary.auth.access import ADMIN, VERIFY
 from notary.jobs import prefers_async
 from notary.keys import signature
 from notary.keys.ec2_identity import (
@@ -175,20 +177,23 @@ class KeyService:
         resp.status = falcon.HTTP_201
         resp.media = await self.reveal(result)
 
-    async def reveal_to_job_reader(
-        self, job_id: str, result: Mapping[str, Any], token: str | None
-    ) -> dict[str, Any]:
-        """For ``GET /v1/jobs/{id}`` of an asynchronous issuance: the secret goes only to a reader presenting
-        the reveal token of the 202 (job ids appear in logs and Location headers), and only once."""
+    async def reveal_token_matches(self, job_id: str, token: str | None) -> bool:
+        """Whether ``token`` is the reveal token of the asynchronous issuance ``job_id`` (job ids show up
+        in logs and Location headers, so they must not be enough to read a secret)."""
 
-        def token_matches() -> bool:
+        def matches(presented: str) -> bool:
             with self.database.read() as session:
                 job = get_job(session, job_id)
                 expected = None if job is None else json.loads(job.params).get("reveal_sha256")
-            presented = hashlib.sha256((token or "").encode()).hexdigest()
-            return bool(token) and expected is not None and hmac.compare_digest(presented, expected)
+            digest = hashlib.sha256(presented.encode()).hexdigest()
+            return expected is not None and hmac.compare_digest(digest, expected)
 
-        if await asyncio.to_thread(token_matches):
+        return bool(token) and await asyncio.to_thread(matches, token or "")
+
+    async def reveal_to_job_reader(self, result: Mapping[str, Any], token_matched: bool) -> dict[str, Any]:
+        """For ``GET /v1/jobs/{id}`` of an asynchronous issuance: the secret goes only to a reader presenting
+        the reveal token of the 202, and only once."""
+        if token_matched:
             return await self.reveal(result)
         return {**result, "secret": REDACTED}
 
@@ -220,10 +225,12 @@ class KeyService:
 
     # --- GET / DELETE /v1/keys/{identity}, POST renew
 
-    async def _authorised_for(self, req: falcon.asgi.Request, identity: str, body: bytes = b"") -> None:
+    async def _authorised_for(self, req: falcon.asgi.Request, identity: str, body: bytes = b"") -> str:
+        """Who acts on ``identity``: the key itself, the only caller allowed before token auth."""
         caller, _roles = await self.authenticate(req, body)
         if caller != identity:
             raise errors.ForbiddenError({"reason": "a key may only manage itself"})
+        return caller
 
     async def on_get_key(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str) -> None:
         await self._authorised_for(req, identity)
@@ -241,13 +248,18 @@ class KeyService:
     async def on_delete_key(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str
     ) -> None:
-        await self._authorised_for(req, identity)
+        if presents_token(req):
+            admin = require(req, ADMIN)
+            assert admin is not None  # a token is presented only under token auth
+            revoker = f"token:{admin.subject or '-'}"
+        else:
+            revoker = await self._authorised_for(req, identity)
 
         def revoke() -> bool:
             with self.database.transaction() as session:
                 revoked = store.revoke(session, identity)
                 if revoked:
-                    store.audit(session, identity, "revoked", by=identity)
+                    store.audit(session, identity, "revoked", by=revoker)
                 return revoked
 
         if not await asyncio.to_thread(revoke):
@@ -309,6 +321,11 @@ class KeyService:
         }
 
     async def _verify_caller(self, req: falcon.asgi.Request, limit: int) -> Any:
+        """The request's JSON, once the caller is known to be a verifier: a token granting the verify scope,
+        or the caller's own key holding the ``notary:verify`` role."""
+        if presents_token(req):
+            require(req, VERIFY)  # before reading the body: a refused caller costs no upload
+            return (await read_json(req, limit))[1]
         body, document = await read_json(req, limit)
         _caller, roles = await self.authenticate(req, body)
         if VERIFY_ROLE not in roles:

@@ -14,6 +14,7 @@ import redis
 import redis.asyncio as aioredis
 
 from api import routing
+from api.auth import require
 from api.http_caching import TEXT, serve_file
 from api.job_runner import JobRunner
 from api.metadata_cache import MetadataCache
@@ -22,6 +23,7 @@ from api.responding import callback_url_of, run_job
 from api.upload import multipart_handler, read_update
 from models.db import Database
 from models.tuf_files import SqlTufStore
+from notary.auth.access import required_accesses
 from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError, SignerUnavailableError
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
@@ -85,6 +87,7 @@ class NotaryApi:
             if route.name == "UpdateTUF" and req.method == "POST":
                 raise InvalidGunError(f"Require GUNs with prefix: [{' '.join(self.gun_prefixes)}]")
             raise NotFoundError()
+        require(req, *required_accesses(route.name, req.method, gun))  # after the prefix check, as notary
         handler = self.handlers.get((route.name, req.method))
         if handler is None:
             # notary answers every unknown route and method with METADATA_NOT_FOUND, without detail.

@@ -24,7 +24,13 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from notary.tuf.keys import InvalidKeyError, PublicKey
 
-__all__ = ["MIN_RSA_BITS", "check_root_certificate", "check_rotation_certificate", "cn_matches_gun"]
+__all__ = [
+    "MIN_RSA_BITS",
+    "check_root_certificate",
+    "check_rotation_certificate",
+    "cn_matches_gun",
+    "weak_signature",
+]
 
 MIN_RSA_BITS: Final = 2048
 X509_KEY_TYPES: Final = frozenset({"ecdsa-x509", "rsa-x509"})
@@ -109,7 +115,7 @@ def _check_certificate(key: PublicKey, leaf: x509.Certificate, common_name: str)
     """notary's ``ValidateCertificate`` without the clock: window, signature hash, RSA size."""
     if leaf.not_valid_before_utc > leaf.not_valid_after_utc:
         return "certificate validity window is invalid"
-    if _weak_signature(leaf):
+    if weak_signature(leaf):
         return f"certificate with CN {common_name} uses an invalid SHA1 or MD5 signature algorithm"
     crypto = key.crypto_key()
     if isinstance(crypto, rsa.RSAPublicKey) and crypto.key_size < MIN_RSA_BITS:
@@ -117,7 +123,7 @@ def _check_certificate(key: PublicKey, leaf: x509.Certificate, common_name: str)
     return None
 
 
-def _weak_signature(certificate: x509.Certificate) -> bool:
+def weak_signature(certificate: x509.Certificate) -> bool:
     if certificate.signature_algorithm_oid in _WEAK_SIGNATURE_OIDS:
         return True
     try:

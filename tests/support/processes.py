@@ -186,7 +186,8 @@ class NotaryStack:
             if not process.running():
                 raise RuntimeError(f"{process.name} exited early:\n{process.log()}")
             try:
-                return httpx.get(self.base_url + "/v2/", timeout=2).status_code == 200
+                # 401: under token auth the ping needs the catalog scope, and answering it is being ready.
+                return httpx.get(self.base_url + "/v2/", timeout=2).status_code in (200, 401)
             except httpx.HTTPError:
                 return False
 
