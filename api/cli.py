@@ -15,6 +15,7 @@ from typing import Any
 
 from notary.errors import ConfigError
 from notary.settings import Settings, load_settings
+from notary.tokens.service import TokenService
 from workers.cli import refuse_signer_keks
 
 CONFIG_ENV = "NOTARY_CONFIG_FILE"
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             path = settings.path(key)
             if path is not None and not path.is_file():
                 raise ConfigError(key, settings.source(key), f"file not found: {path}")
+        TokenService.from_settings(settings)  # a bad key, users or grants file stops start-up here
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
