@@ -15,10 +15,9 @@ import jwt
 import pytest
 from cryptography import x509
 
-from notary.tokens.dev_cert import make_dev_certificate
-from notary.tokens.users import hash_password
 from tests.support.processes import BIN, NotaryStack
 from tests.support.servers import RedisServer
+from tests.support.token_service import token_service_files
 
 ISSUER, SERVICE = "test-token-issuer", "test-notary"
 GRANTS = """\
@@ -26,25 +25,6 @@ alice: repository:example.com/alice/*:push,pull  repository:example.com/shared/*
 admin: repository:*:*  registry:catalog:*
 @anonymous: repository:example.com/public/*:pull
 """
-
-
-def token_service_files(root: Path) -> dict[str, Any]:
-    """A signing key and certificate, users and grants files; the ``token_service`` config section."""
-    root.mkdir(parents=True, exist_ok=True)
-    made = make_dev_certificate()
-    (root / "token.key").write_bytes(made.key_pem)
-    (root / "token.crt").write_bytes(made.cert_pem)
-    users = "".join(f"{name}:{hash_password(pw.encode(), cost=4)}\n" for name, pw in USERS.items())
-    (root / "users.htpasswd").write_text(users)
-    (root / "grants").write_text(GRANTS)
-    return {
-        "enabled": True,
-        "users_file": str(root / "users.htpasswd"),
-        "grants_file": str(root / "grants"),
-        "key_file": str(root / "token.key"),
-        "cert_file": str(root / "token.crt"),
-        "ttl": 120,
-    }
 
 
 USERS = {"alice": "alice's password", "admin": "admin password"}
@@ -57,7 +37,7 @@ def token_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotaryStac
     stack = NotaryStack(root / "notary", redis.url, f"sqlite:///{root}/notary.db")
     stack.write_config(
         auth={"options": {"issuer": ISSUER, "service": SERVICE}},
-        token_service=token_service_files(root / "tokens"),
+        token_service=token_service_files(root / "tokens", USERS, GRANTS),
     )
     stack.start("web")
     yield stack
@@ -210,7 +190,7 @@ def test_no_route_unless_enabled(stack: NotaryStack) -> None:
 
 
 def test_a_bad_users_file_stops_start_up_naming_the_option(tmp_path: Path) -> None:
-    section = token_service_files(tmp_path / "tokens")
+    section = token_service_files(tmp_path / "tokens", USERS, GRANTS)
     Path(section["users_file"]).write_text("alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
     config = tmp_path / "notary.json"
     config.write_text(
