@@ -26,8 +26,10 @@ from api.resources.keys import KeyService
 from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
+from api.resources.token import TokenResource
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
+from notary.tokens.service import TokenService
 from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
@@ -76,6 +78,9 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     )
     add_key_routes(app, keys)
     app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys}))
+    token_service = TokenService.from_settings(settings)
+    if token_service is not None:
+        app.add_route("/auth/token", TokenResource(token_service))
     app.add_sink(
         NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )

@@ -16,6 +16,7 @@ from typing import Any
 from api.auth import load_bundle, token_auth_enabled
 from notary.errors import ConfigError
 from notary.settings import Settings, load_settings
+from notary.tokens.service import TokenService
 from workers.cli import refuse_signer_keks
 
 CONFIG_ENV = "NOTARY_CONFIG_FILE"
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(key, settings.source(key), f"file not found: {path}")
         if token_auth_enabled(settings):
             load_bundle(settings)
+        TokenService.from_settings(settings)  # a bad key, users or grants file stops start-up here
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

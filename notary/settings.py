@@ -199,6 +199,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("auth.options.issuer", _optional_text),
     Option("auth.options.rootcertbundle", _optional_text),
     Option("auth.options.autoredirect", _boolean, False),
+    # The built-in token service (GET /auth/token); its tokens name auth.options.issuer and .service.
+    Option("token_service.enabled", _boolean, False),
+    Option("token_service.users_file", _optional_text),
+    Option("token_service.grants_file", _optional_text),
+    Option("token_service.key_file", _optional_text, secret=True),
+    Option("token_service.cert_file", _optional_text),
+    Option("token_service.ttl", _integer(60, 24 * 3600), 300),
     Option("logging.level", _choice("debug", "info", "warning", "error", "fatal", "panic"), "info"),
     Option("reporting.bugsnag.api_key", _optional_text, secret=True),
     Option("reporting.bugsnag.release_stage", _optional_text),
@@ -387,6 +394,17 @@ def _check_combinations(settings: Settings) -> None:
         for option in ("realm", "service", "issuer", "rootcertbundle"):
             if not settings[f"auth.options.{option}"]:
                 fail(f"auth.options.{option}", 'required when auth.type is "token"')
+    if settings["token_service.enabled"]:
+        for key in (
+            "token_service.users_file",
+            "token_service.grants_file",
+            "token_service.key_file",
+            "token_service.cert_file",
+            "auth.options.issuer",
+            "auth.options.service",
+        ):
+            if not settings[key]:
+                fail(key, "required when token_service.enabled is true")
     if settings["keys.max_ttl"] < settings["keys.ttl"]:
         fail("keys.max_ttl", "must be at least keys.ttl")
     if settings["politician.provider"] == "http" and not settings["politician.url"]:
