@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from notary.errors import ConfigError
+from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
 from workers.cli import refuse_signer_keks
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             path = settings.path(key)
             if path is not None and not path.is_file():
                 raise ConfigError(key, settings.source(key), f"file not found: {path}")
+        load_login_body(settings)  # the federation identity's files, read and checked before serving
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
