@@ -20,6 +20,7 @@ from api.key_cache import KeyCache
 from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
 from api.peer_keys import PeerKeys
+from api.replay_cache import ReplayCache
 from api.resources.federation import ServedKeyResource
 from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
@@ -77,6 +78,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         settings["keys.dc"],
         key_cache,
         peer_keys,
+        ReplayCache(deps.redis, skew_ms) if settings["keys.replay_cache"] else None,
         skew_ms,
     )
     keys = KeyService(settings, deps.database, runner, key_cache, verifier, deps.sync_redis)

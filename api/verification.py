@@ -1,6 +1,6 @@
 """The verdict on one forwarded request, for ``POST /v1/verify`` and each item of ``/v1/verify/batch``
 (shared-keys.md sections 5-7): the scheme's checks, then the key (from this datacenter's key cache, or
-fetched from the issuing peer for a foreign identity), the HMAC, and the HMAC."""
+fetched from the issuing peer for a foreign identity), the HMAC, and the optional replay cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from api.key_cache import KeyCache
 from api.peer_keys import PeerKeys
+from api.replay_cache import REPLAYED, REPLAYED_MESSAGE, ReplayCache
 from models.base import iso_utc
 from notary import errors
 from notary.keys import signature
@@ -17,7 +18,7 @@ from notary.keys.identity import VerificationKey
 
 FORWARDED_FIELDS = ("authorization", "method", "uri", "host", "date", "digest")
 # In a batch, these refuse one item (each with its code) instead of the whole batch.
-ITEM_UNAVAILABLE = (errors.FederationUnavailableError,)
+ITEM_UNAVAILABLE = (errors.FederationUnavailableError, errors.ReplayCacheUnavailableError)
 
 
 def refusal(code: str, message: str) -> dict[str, Any]:
@@ -40,16 +41,19 @@ def forwarded_request(item: object) -> signature.SignedRequest:
 
 
 class Verifier:
-    def __init__(self, dc: str, local: KeyCache, peers: PeerKeys, skew_ms: int) -> None:
+    def __init__(
+        self, dc: str, local: KeyCache, peers: PeerKeys, replay: ReplayCache | None, skew_ms: int
+    ) -> None:
         self.dc = dc
         self.local = local
         self.peers = peers
+        self.replay = replay
         self.skew_ms = skew_ms
 
     async def verdict(self, item: object, now_ms: int) -> dict[str, Any]:
         """``valid: true`` with the key's roles and expiry, or ``valid: false`` with a stable code. Raises
-        InvalidRequestError for a malformed item, and an ITEM_UNAVAILABLE error when the key's datacenter
-        cannot be asked."""
+        InvalidRequestError for a malformed item, and an ITEM_UNAVAILABLE error when the key's datacenter or
+        the replay cache cannot be asked."""
         forwarded = forwarded_request(item)
         try:
             claim = signature.check_claim(forwarded, now_ms=now_ms, skew_ms=self.skew_ms)
@@ -61,6 +65,8 @@ class Verifier:
         except signature.SignatureError as failure:
             return refusal(failure.code, failure.message)
         assert key is not None
+        if self.replay is not None and not await self.replay.first_use(claim, now_ms):
+            return refusal(REPLAYED, REPLAYED_MESSAGE)
         return {
             "valid": True,
             "identity": key.identity,
@@ -70,7 +76,7 @@ class Verifier:
         }
 
     async def item_verdict(self, item: object, now_ms: int) -> dict[str, Any]:
-        """As ``verdict``, with an unavailable datacenter refusing this item only."""
+        """As ``verdict``, with an unavailable datacenter or replay cache refusing this item only."""
         try:
             return await self.verdict(item, now_ms)
         except ITEM_UNAVAILABLE as unavailable:

@@ -239,6 +239,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("keys.federation.signature_file", _optional_text),
     Option("keys.federation.nonce", _optional_text, secret=True),
     Option("keys.federation.timeout", _seconds, 5.0),
+    Option("keys.replay_cache", _boolean, False),
     Option("politician.provider", _choice("static", "http"), "static"),
     Option("politician.bindings", _json_list, ()),
     Option("politician.url", _optional_text),

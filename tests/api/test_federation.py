@@ -1,4 +1,4 @@
-"""Datacenter federation through two real deployments on loopback: Notary A
+"""Datacenter federation and the replay cache through two real deployments on loopback: Notary A
 (``dc-a``) issues keys, Notary B (``dc-b``) verifies them for its own servers by fetching them from A, with
 a key it obtained from A with its own instance identity (A's Politician grants it notary:key-federation)."""
 
@@ -104,6 +104,7 @@ def dc_a(
         tmp_path_factory.mktemp("dc-a"),
         "dc-a",
         authority,
+        keys={"replay_cache": True},
         politician={"bindings": bindings},
     )
     yield deployment
@@ -377,6 +378,42 @@ def test_unreachable_peers_never_give_a_verdict(dc_b: Deployment, verifier_at_b:
     results = verify_batch(dc_b, verifier_at_b, [signed(forged_key(dc), method, url) for dc in peers])
     assert [result["code"] for result in results] == ["FEDERATION_UNAVAILABLE"] * 3
     assert not any(result["valid"] for result in results)
+
+
+def test_replay_cache(
+    dc_a: Deployment,
+    dc_b: Deployment,
+    authority: InstanceIdentityAuthority,
+    verifier_at_a: dict[str, Any],
+    verifier_at_b: dict[str, Any],
+) -> None:
+    client_key = new_key(dc_a, authority, "i-0000000000000a501")
+    method, url, uri, host = SERVICE
+    forwarded = signed(client_key, method, url)
+    wrong = with_wrong_secret(forwarded, client_key)
+
+    # A has keys.replay_cache on: a genuine signature is accepted once; a wrong one does not take its place.
+    refused = verify(dc_a.stack, verifier_at_a, wrong, method, uri, host).json()
+    assert refused["code"] == "INVALID_SIGNATURE"
+    with dc_a.stack.redis() as client:
+        assert list(client.scan_iter("notary:replay:*")) == [], "only verified signatures are remembered"
+    first = verify(dc_a.stack, verifier_at_a, forwarded, method, uri, host).json()
+    assert first["valid"] is True
+    replayed = verify(dc_a.stack, verifier_at_a, forwarded, method, uri, host).json()
+    assert replayed == {"valid": False, "code": "REPLAYED_SIGNATURE", "message": replayed["message"]}
+    fresh = signed(client_key, method, url)
+    assert [r.get("code") for r in verify_batch(dc_a, verifier_at_a, [fresh, fresh])] == [
+        None,
+        "REPLAYED_SIGNATURE",
+    ]
+    with dc_a.stack.redis() as client:
+        remembered = [client.pttl(name) for name in client.scan_iter("notary:replay:*")]
+    assert len(remembered) == 2
+    assert all(0 < ttl <= (300 + 1) * 1000 for ttl in remembered), "forgotten once the skew refuses it anyway"
+
+    # B has it off: the same signature verifies every time.
+    for _ in range(2):
+        assert verify(dc_b.stack, verifier_at_b, forwarded, method, uri, host).json()["valid"] is True
 
 
 def test_b_verifies_cached_keys_while_a_is_down(

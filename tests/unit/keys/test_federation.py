@@ -139,6 +139,7 @@ def test_an_unreadable_or_unacceptable_identity_stops_start_up(tmp_path: Path) -
         ({"peers": {"dc-a": "https://notary.dc-a"}}, "keys.federation.signature_file"),
         ({"dc": "dc-a", "peers": {"dc-a": "https://notary.dc-a"}, "federation": ...}, "keys.peers"),
         ({"peers": {"dc a": "https://notary.dc-a"}}, "keys.peers"),
+        ({"replay_cache": "sometimes"}, "keys.replay_cache"),
     ],
 )
 def test_federation_settings_are_checked_together(tmp_path: Path, keys: dict[str, Any], named: str) -> None:
@@ -154,3 +155,4 @@ def test_peer_urls_lose_their_trailing_slash(tmp_path: Path) -> None:
         tmp_path, {"peers": {"dc-a": "https://notary.dc-a/"}, "federation": _identity_files(tmp_path)}
     )
     assert settings["keys.peers"] == {"dc-a": "https://notary.dc-a"}
+    assert settings["keys.replay_cache"] is False
