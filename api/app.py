@@ -20,6 +20,9 @@ from api.job_runner import JobRunner
 from api.key_cache import KeyCache
 from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
+from api.peer_keys import PeerKeys
+from api.replay_cache import ReplayCache
+from api.resources.federation import ServedKeyResource
 from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
 from api.resources.keys import KeyService
@@ -27,7 +30,9 @@ from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
 from api.resources.token import TokenResource
+from api.verification import Verifier
 from models.db import Database, sqlalchemy_url
+from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
 from notary.tokens.service import TokenService
 from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
@@ -69,14 +74,21 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     app.add_route("/_notary_server/health", health)
     app.add_route("/metrics", metrics)
     app.add_route("/_notary_server/metrics", metrics)
-    keys = KeyService(
-        settings,
-        deps.database,
-        runner,
-        KeyCache(deps.database, settings["keys.keks"], cache),
-        deps.sync_redis,
+    key_cache = KeyCache(deps.database, settings["keys.keks"], cache)
+    peer_keys = PeerKeys(
+        settings["keys.peers"], load_login_body(settings), settings["keys.federation.timeout"]
     )
+    skew_ms = settings["keys.skew"] * 1000
+    verifier = Verifier(
+        settings["keys.dc"],
+        key_cache,
+        peer_keys,
+        ReplayCache(deps.redis, skew_ms) if settings["keys.replay_cache"] else None,
+        skew_ms,
+    )
+    keys = KeyService(settings, deps.database, runner, key_cache, verifier, deps.sync_redis)
     add_key_routes(app, keys)
+    app.add_route("/v1/federation/keys/{identity}", ServedKeyResource(keys))
     app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys}))
     token_service = TokenService.from_settings(settings)
     if token_service is not None:
@@ -88,6 +100,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     async def shutdown(scope: Any, event: Any) -> None:
         await runner.close()
         await cache.close()
+        await peer_keys.close()
         await deps.redis.aclose()
         deps.sync_redis.close()
         deps.database.dispose()

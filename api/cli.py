@@ -15,6 +15,7 @@ from typing import Any
 
 from api.auth import load_bundle, token_auth_enabled
 from notary.errors import ConfigError
+from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
 from notary.tokens.service import TokenService
 from workers.cli import refuse_signer_keks
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if token_auth_enabled(settings):
             load_bundle(settings)
         TokenService.from_settings(settings)  # a bad key, users or grants file stops start-up here
+        load_login_body(settings)  # the federation identity's files, read and checked before serving
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from api.metadata_cache import MetadataCache
 from models import shared_keys as store
 from models.db import Database
+from notary.keys.identity import VerificationKey
 from notary.sealing import shared_key_aad, unseal
 
 KEY_NAMESPACE = "key:"
@@ -21,17 +21,6 @@ KEY_NAMESPACE = "key:"
 
 def change_name(identity: str) -> str:
     return KEY_NAMESPACE + identity
-
-
-@dataclass(frozen=True)
-class CachedKey:
-    identity: str
-    secrets: tuple[str, ...]
-    roles: tuple[str, ...]
-    expires_at: datetime
-
-    def usable(self, now: datetime) -> bool:
-        return now < self.expires_at
 
 
 class KeyCache:
@@ -46,7 +35,7 @@ class KeyCache:
         self.keks = keks
         self.process_cache = process_cache
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, CachedKey] = OrderedDict()
+        self._entries: OrderedDict[str, VerificationKey] = OrderedDict()
         process_cache.on_forget(self._forget)
 
     def _forget(self, name: str | None) -> None:
@@ -55,7 +44,7 @@ class KeyCache:
         elif name.startswith(KEY_NAMESPACE):
             self._entries.pop(name.removeprefix(KEY_NAMESPACE), None)
 
-    async def get(self, identity: str) -> CachedKey | None:
+    async def get(self, identity: str) -> VerificationKey | None:
         """The usable key (not expired, not revoked), or None."""
         self.process_cache.start()
         now = datetime.now(UTC)
@@ -74,10 +63,10 @@ class KeyCache:
                 self._entries.popitem(last=False)
         return loaded
 
-    def _load(self, identity: str) -> CachedKey | None:
+    def _load(self, identity: str) -> VerificationKey | None:
         with self.database.read() as session:
             row = store.get_key(session, identity)
             if row is None or row.revoked_at is not None:
                 return None
             secret = unseal(self.keks, row.kek_id, row.secret_sealed, shared_key_aad(identity))
-            return CachedKey(identity, (secret.decode(),), tuple(json.loads(row.roles)), row.expires_at)
+            return VerificationKey(identity, (secret.decode(),), tuple(json.loads(row.roles)), row.expires_at)

@@ -26,6 +26,8 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     ├── KeyNotFoundError              404 KEY_NOT_FOUND
     ├── RolesUnavailableError         503 ROLES_UNAVAILABLE
     ├── KeysDisabledError             503 KEYS_DISABLED
+    ├── FederationUnavailableError    503 FEDERATION_UNAVAILABLE   (a foreign key's Notary cannot be asked)
+    ├── ReplayCacheUnavailableError   503 REPLAY_CACHE_UNAVAILABLE
     ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
     ├── UnsupportedMediaTypeError     415 UNSUPPORTED_MEDIA_TYPE
     ├── MethodNotAllowedError         405 METHOD_NOT_ALLOWED
@@ -187,6 +189,18 @@ class KeysDisabledError(NotaryError):
     code = "KEYS_DISABLED"
     status = 503
     message = "The shared-key service is not configured on this server (keys.keks, keys.pinned_certificates)."
+
+
+class FederationUnavailableError(NotaryError):
+    code = "FEDERATION_UNAVAILABLE"
+    status = 503
+    message = "The key's issuing datacenter cannot be asked now, so the request cannot be verified."
+
+
+class ReplayCacheUnavailableError(NotaryError):
+    code = "REPLAY_CACHE_UNAVAILABLE"
+    status = 503
+    message = "The replay cache cannot be reached, so the request cannot be verified."
 
 
 class PayloadTooLargeError(NotaryError):

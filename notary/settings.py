@@ -171,7 +171,9 @@ def _url_map(value: Any) -> dict[str, str]:
         raise ValueError(
             'must map datacenter ids to http(s) URLs, e.g. {"us-east": "https://notary.us-east"}'
         )
-    return dict(value)
+    for dc in value:
+        _dc(dc)  # a peer's dc is the one in its keys' identities
+    return {dc: url.rstrip("/") for dc, url in value.items()}
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -238,6 +240,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("keys.access_list_retention", _integer(60, 365 * 24 * 3600), 30 * 24 * 3600),
     Option("keys.expiry_grace", _integer(0, 7 * 24 * 3600), 300),
     Option("keys.peers", _url_map, {}),
+    # This Notary's own EC2 identity (the Warden body: document, PKCS7, and the nonce of its first login),
+    # presented to each peer for a key that may fetch that peer's keys; see README "Federation".
+    Option("keys.federation.document_file", _optional_text),
+    Option("keys.federation.signature_file", _optional_text),
+    Option("keys.federation.nonce", _optional_text, secret=True),
+    Option("keys.federation.timeout", _seconds, 5.0),
+    Option("keys.replay_cache", _boolean, False),
     Option("politician.provider", _choice("static", "http"), "static"),
     Option("politician.bindings", _json_list, ()),
     Option("politician.url", _optional_text),
@@ -407,12 +416,25 @@ def _check_combinations(settings: Settings) -> None:
                 fail(key, "required when token_service.enabled is true")
     if settings["keys.max_ttl"] < settings["keys.ttl"]:
         fail("keys.max_ttl", "must be at least keys.ttl")
+    _check_federation(settings, fail)
     if settings["politician.provider"] == "http" and not settings["politician.url"]:
         fail("politician.url", 'required when politician.provider is "http"')
     api_key_set = bool(settings["reporting.bugsnag.api_key"])
     for option in ("release_stage", "endpoint"):
         if settings[f"reporting.bugsnag.{option}"] and not api_key_set:
             fail("reporting.bugsnag.api_key", "required when any reporting.bugsnag option is set")
+
+
+def _check_federation(settings: Settings, fail: Callable[[str, str], None]) -> None:
+    identity = ("keys.federation.document_file", "keys.federation.signature_file", "keys.federation.nonce")
+    given = [key for key in identity if settings[key]]
+    if given and len(given) != len(identity):
+        missing = next(key for key in identity if not settings[key])
+        fail(missing, f"the federation identity needs all of {', '.join(identity)}")
+    if settings["keys.peers"] and not given:
+        fail("keys.federation.signature_file", "keys.peers needs this Notary's federation identity")
+    if settings["keys.dc"] in settings["keys.peers"]:
+        fail("keys.peers", f"lists this Notary's own datacenter {settings['keys.dc']!r}")
 
 
 def require_keks(settings: Settings) -> tuple[tuple[str, bytes], ...]:

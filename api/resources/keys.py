@@ -1,5 +1,6 @@
 """The shared-key service's endpoints: ``POST /v1/keys`` (issue), ``GET``/``DELETE /v1/keys/{identity}``,
-``POST /v1/keys/{identity}/renew``, and ``POST /v1/verify`` (+ ``/batch``), the fleet's hot path."""
+``POST /v1/keys/{identity}/renew``, and ``POST /v1/verify`` (+ ``/batch``), the fleet's hot path, whose
+verdicts come from api/verification.py."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from api.auth import presents_token, require
 from api.job_runner import JobRunner
 from api.key_cache import KeyCache, change_name
 from api.responding import respond_accepted, succeeded_result
+from api.verification import Verifier
 from models import shared_keys as store
-from models.base import iso_utc
 from models.db import Database
 from models.jobs import get_job
 from notary import errors
@@ -96,12 +97,14 @@ class KeyService:
         database: Database,
         runner: JobRunner,
         keys: KeyCache,
+        verifier: Verifier,
         sync_redis: redis.Redis,
     ) -> None:
         self.settings = settings
         self.database = database
         self.runner = runner
         self.keys = keys
+        self.verifier = verifier
         self.sync_redis = sync_redis
         self.keks: tuple[tuple[str, bytes], ...] = settings["keys.keks"]
         self.pinned = load_pinned(settings)
@@ -281,45 +284,6 @@ class KeyService:
 
     # --- POST /v1/verify and /v1/verify/batch
 
-    async def verify_one(self, item: object, now_ms: int) -> dict[str, Any]:
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(field), str | None)
-            for field in ("authorization", "method", "uri", "host", "date", "digest")
-        ):
-            raise errors.InvalidRequestError("each verify request is an object of strings")
-        signed = signature.SignedRequest(
-            method=item.get("method"),
-            uri=item.get("uri"),
-            host=item.get("host"),
-            date=item.get("date"),
-            digest=item.get("digest"),
-            authorization=item.get("authorization"),
-        )
-        key = None
-        try:
-            identity, _ = signature.parse_authorization(signed.authorization or "")
-            key = await self.keys.get(identity)
-        except signature.SignatureError:
-            pass  # verify() below reports the problem in the scheme's order
-        try:
-            signature.verify(
-                signed,
-                now_ms=now_ms,
-                skew_ms=self.skew_ms,
-                lookup=lambda wanted: key.secrets if key is not None and wanted == key.identity else None,
-            )
-        except signature.SignatureError as failure:
-            return {"valid": False, "code": failure.code, "message": failure.message}
-        assert key is not None
-        remaining = max(0, int((key.expires_at - datetime.now(UTC)).total_seconds()))
-        return {
-            "valid": True,
-            "identity": key.identity,
-            "roles": list(key.roles),
-            "expires_at": iso_utc(key.expires_at),
-            "ttl": remaining,
-        }
-
     async def _verify_caller(self, req: falcon.asgi.Request, limit: int) -> Any:
         """The request's JSON, once the caller is known to be a verifier: a token granting the verify scope,
         or the caller's own key holding the ``notary:verify`` role."""
@@ -334,7 +298,7 @@ class KeyService:
 
     async def on_post_verify(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         document = await self._verify_caller(req, MAX_VERIFY_BODY)
-        resp.media = await self.verify_one(document, int(time.time() * 1000))
+        resp.media = await self.verifier.verdict(document, int(time.time() * 1000))
 
     async def on_post_verify_batch(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         document = await self._verify_caller(req, MAX_BATCH_BODY)
@@ -342,7 +306,7 @@ class KeyService:
         if not isinstance(items, list) or len(items) > MAX_BATCH:
             raise errors.InvalidRequestError(f"a batch is a list of at most {MAX_BATCH} verify requests")
         now_ms = int(time.time() * 1000)
-        resp.media = {"results": [await self.verify_one(item, now_ms) for item in items]}
+        resp.media = {"results": [await self.verifier.item_verdict(item, now_ms) for item in items]}
 
 
 class _Route:

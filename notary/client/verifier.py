@@ -4,8 +4,8 @@
     verified = verifier.verify(SignedRequest.from_headers(method, raw_target, headers))
 
 The server that received the request must check the Digest against the body itself (Notary never sees the
-body): ``check_locally`` runs the scheme's own checks (``notary.keys.signature.verify``) up to the key lookup,
-the digest included, so a malformed or tampered request is refused without a round trip.
+body): ``check_locally`` runs the scheme's own checks (``notary.keys.signature.check_claim``) up to the key
+lookup, the digest included, so a malformed or tampered request is refused without a round trip.
 
 Errors, each with an HTTP ``status`` and a stable ``code`` (the middleware answers with them)::
 
@@ -85,11 +85,6 @@ class Verified:
     ttl: int | None = None
 
 
-class _LocalChecksPassed(Exception):
-    def __init__(self, identity: str) -> None:
-        self.identity = identity
-
-
 def check_locally(request: SignedRequest, body: bytes) -> str:
     """Run the scheme's checks that need no key, in the scheme's order: the required headers, the request
     line, the Date parse, the digest against ``body`` and the Authorization parse. Return the claimed
@@ -97,18 +92,11 @@ def check_locally(request: SignedRequest, body: bytes) -> str:
 
     The skew is left to Notary, whose clock decides. Raises VerificationError with the scheme's code/status.
     """
-
-    def stop_at_lookup(identity: str) -> None:
-        raise _LocalChecksPassed(identity)
-
     try:
         now_ms = int(time.time() * 1000)
-        signature.verify(request, now_ms=now_ms, skew_ms=sys.maxsize, lookup=stop_at_lookup, body=body)
-    except _LocalChecksPassed as passed:
-        return passed.identity
+        return signature.check_claim(request, now_ms=now_ms, skew_ms=sys.maxsize, body=body).identity
     except signature.SignatureError as error:
         raise VerificationError.from_signature_error(error) from None
-    raise AssertionError("verify() returned without looking the key up")  # pragma: no cover
 
 
 def _status_of(code: str) -> int:

@@ -16,6 +16,7 @@ import binascii
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 VERSION = 1
 SECRET_BYTES = 48
@@ -77,3 +78,17 @@ def new_identity(dc: str) -> Identity:
 def new_secret() -> str:
     """A fresh secret: 48 random bytes, standard base64 (64 characters, no padding needed)."""
     return base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    """What verifying a signature needs of a key: its secrets (several during a rotation), the roles to
+    report, and the moment it stops verifying."""
+
+    identity: str
+    secrets: tuple[str, ...]
+    roles: tuple[str, ...]
+    expires_at: datetime
+
+    def usable(self, now: datetime) -> bool:
+        return now < self.expires_at

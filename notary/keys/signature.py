@@ -305,21 +305,25 @@ def _check_request_line_and_fields(request: SignedRequest, host: str, digest: st
     return method, uri
 
 
-def verify(
-    request: SignedRequest,
-    *,
-    now_ms: int,
-    skew_ms: int,
-    lookup: Callable[[str], Sequence[str] | None],
-    body: bytes | None = None,
-) -> str:
-    """Return the identity that signed ``request``, or raise SignatureError.
+@dataclass(frozen=True)
+class Claim:
+    """A request that passed every check needing no key: who claims to have signed it, the signature it
+    presents, its parsed date, and the challenge that signature must be the HMAC of."""
 
-    Checks, in this order (shared-keys.md section 5): the required headers (authorization, date, digest,
-    host; an empty value counts as missing), the request line and the fields' characters, the Date parse,
-    the skew ``|now_ms - date| > skew_ms``, the digest against ``body`` (only when the body is given), the
-    Authorization parse, the key lookup (``lookup(identity)`` gives the key's current secrets, several during
-    a rotation, or None), then the HMAC against each secret in constant time (any one verifies).
+    identity: str
+    signature: str
+    date_ms: int
+    challenge: bytes
+
+
+def check_claim(request: SignedRequest, *, now_ms: int, skew_ms: int, body: bytes | None = None) -> Claim:
+    """Run the checks that come before the key lookup, in the contract's order (shared-keys.md section 5):
+    the required headers (authorization, date, digest, host; an empty value counts as missing), the request
+    line and the fields' characters, the Date parse, the skew ``|now_ms - date| > skew_ms``, the digest
+    against ``body`` (only when the body is given) and the Authorization parse. Raises SignatureError.
+
+    Split from ``check_hmac`` so that a verifier whose key lookup is costly (a peer datacenter's Notary)
+    pays for it only for a request that could still be genuine.
     """
     if skew_ms < 0:
         raise ValueError("skew_ms must not be negative")
@@ -345,20 +349,37 @@ def verify(
         raise SignatureError(DIGEST_MISMATCH)
 
     identity, signature = parse_authorization(authorization)
+    return Claim(identity, signature, date_ms, challenge(method, uri, host, date_ms, identity, digest))
 
-    found = lookup(identity)
-    secrets = [found] if isinstance(found, str) else list(found or ())
-    if not secrets:
+
+def check_hmac(claim: Claim, secrets: Sequence[str] | str | None) -> None:
+    """The last two checks: a key was found (``secrets``: its current secrets, several during a rotation,
+    or None), and the signature is the HMAC of the challenge under one of them, compared in constant time.
+    Raises SignatureError UNKNOWN_KEY or INVALID_SIGNATURE."""
+    candidates = [secrets] if isinstance(secrets, str) else list(secrets or ())
+    if not candidates:
         raise SignatureError(UNKNOWN_KEY)
-
-    message = challenge(method, uri, host, date_ms, identity, digest)
-    presented = signature.encode("ascii")
+    presented = claim.signature.encode("ascii")
     matched = False
-    for secret in secrets:  # no early exit: every secret costs the same
-        matched |= hmac.compare_digest(sign(secret, message).encode("ascii"), presented)
+    for secret in candidates:  # no early exit: every secret costs the same
+        matched |= hmac.compare_digest(sign(secret, claim.challenge).encode("ascii"), presented)
     if not matched:
         raise SignatureError(INVALID_SIGNATURE)
-    return identity
+
+
+def verify(
+    request: SignedRequest,
+    *,
+    now_ms: int,
+    skew_ms: int,
+    lookup: Callable[[str], Sequence[str] | None],
+    body: bytes | None = None,
+) -> str:
+    """Return the identity that signed ``request``, or raise SignatureError: ``check_claim``, then the key
+    lookup (``lookup(identity)`` gives the key's current secrets, or None), then ``check_hmac``."""
+    claim = check_claim(request, now_ms=now_ms, skew_ms=skew_ms, body=body)
+    check_hmac(claim, lookup(claim.identity))
+    return claim.identity
 
 
 def sign_request(

@@ -32,6 +32,8 @@ from notary.keys.signature import (
     authorization_header,
     body_digest,
     challenge,
+    check_claim,
+    check_hmac,
     parse_authorization,
     parse_date_ms,
     sign,
@@ -638,3 +640,23 @@ def test_every_code_is_reachable_through_verify() -> None:
         _expect(INVALID_SIGNATURE, _signed(secret=OTHER_SECRET)).code,
     }
     assert produced == set(STATUS_BY_CODE)
+
+
+# --- the two halves of verify: check_claim (no key needed) and check_hmac --------------------------------
+
+
+def test_check_claim_refuses_a_stale_request_before_any_key_is_needed() -> None:
+    stale = _signed(date_ms=T_DATE_MS - SKEW - 1)
+    with pytest.raises(SignatureError) as caught:
+        check_claim(stale, now_ms=T_DATE_MS, skew_ms=SKEW)
+    assert caught.value.code == DATE_SKEW
+
+
+def test_check_claim_then_check_hmac_is_verify() -> None:
+    claim = check_claim(_signed(), now_ms=T_DATE_MS, skew_ms=SKEW)
+    assert (claim.identity, claim.signature, claim.date_ms) == (T_IDENTITY, T_SIGNATURE, T_DATE_MS)
+    check_hmac(claim, (OTHER_SECRET, T_SECRET))
+    for secrets, code in (((OTHER_SECRET,), INVALID_SIGNATURE), (None, UNKNOWN_KEY), ((), UNKNOWN_KEY)):
+        with pytest.raises(SignatureError) as caught:
+            check_hmac(claim, secrets)
+        assert caught.value.code == code
