@@ -25,6 +25,7 @@ from api.resources.keys import KeyService
 from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
+from api.signer_presence import SignerPresence
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
 from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
@@ -59,8 +60,9 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
     cache = MetadataCache(deps.redis)
 
-    health = HealthResource(deps.database, deps.redis)
-    metrics = MetricsResource()
+    signer = SignerPresence(deps.redis)
+    health = HealthResource(deps.database, deps.redis, signer)
+    metrics = MetricsResource(signer)
     app.add_route("/_notary_server/health", health)
     app.add_route("/metrics", metrics)
     app.add_route("/_notary_server/metrics", metrics)
@@ -74,7 +76,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     add_key_routes(app, keys)
     app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal_to_job_reader}))
     app.add_sink(
-        NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
+        NotaryApi(settings, deps.database, runner, signer, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )
 
     async def shutdown(scope: Any, event: Any) -> None:
