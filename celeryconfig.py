@@ -43,4 +43,8 @@ beat_schedule = {
     "tuf.refresh_expiring": {"task": "tuf.refresh_expiring", "schedule": 300.0},
     "keys.sweep": {"task": "keys.sweep", "schedule": 60.0},
     "jobs.purge_finished": {"task": "jobs.purge_finished", "schedule": 3600.0},
+    "tuf.sweep_pending_keys": {"task": "tuf.sweep_pending_keys", "schedule": 3600.0},
+    # On the signer queue: only a signer can open the keys to re-seal them under the current KEK.
+    # Expiring: runs piled up while no signer was up are dropped, not all run when one comes back.
+    "signer.rewrap_keys": {"task": "signer.rewrap_keys", "schedule": 600.0, "options": {"expires": 600.0}},
 }

@@ -30,6 +30,7 @@ from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
 from api.resources.token import TokenResource
+from api.signer_presence import SignerPresence
 from api.verification import Verifier
 from models.db import Database, sqlalchemy_url
 from notary.keys.federation import load_login_body
@@ -69,8 +70,9 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
     cache = MetadataCache(deps.redis)
 
-    health = HealthResource(deps.database, deps.redis)
-    metrics = MetricsResource()
+    signer = SignerPresence(deps.redis)
+    health = HealthResource(deps.database, deps.redis, signer)
+    metrics = MetricsResource(signer)
     app.add_route("/_notary_server/health", health)
     app.add_route("/metrics", metrics)
     app.add_route("/_notary_server/metrics", metrics)
@@ -94,7 +96,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     if token_service is not None:
         app.add_route("/auth/token", TokenResource(token_service))
     app.add_sink(
-        NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
+        NotaryApi(settings, deps.database, runner, signer, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )
 
     async def shutdown(scope: Any, event: Any) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from api.job_runner import JobRunner
 from api.metadata_cache import CachedFile, MetadataCache
+from api.signer_presence import SignerPresence
 from models.db import Database
 from models.tuf_files import SqlTufStore, StoredFile
 from notary.errors import NotaryError, NotFoundError, VersionError
@@ -37,11 +38,17 @@ def _cached(found: StoredFile, *, current: bool) -> CachedFile:
 
 class MetadataReads:
     def __init__(
-        self, database: Database, cache: MetadataCache, runner: JobRunner, wait_timeout: float
+        self,
+        database: Database,
+        cache: MetadataCache,
+        runner: JobRunner,
+        signer: SignerPresence,
+        wait_timeout: float,
     ) -> None:
         self.database = database
         self.cache = cache
         self.runner = runner
+        self.signer = signer
         self.wait_timeout = wait_timeout
         self._refreshing: dict[str, asyncio.Lock] = {}
 
@@ -102,6 +109,10 @@ class MetadataReads:
         return True
 
     async def _refresh(self, gun: str) -> None:
+        if not await self.signer.alive():
+            # No one could re-sign it: serve the stored file at once (as after a refresh that timed out) and
+            # let the client judge its expiry, rather than make every reader wait for a job no one runs.
+            return
         job_id = await self.runner.submit("tuf.refresh", {"margin": 0}, gun=gun)
         job = await self.runner.wait(job_id, self.wait_timeout, settle=True)
         if job is not None and job.state is JobState.FAILED:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,6 +81,72 @@ class SqlServerKeyStore:
     def sealed_private(self, key_id: str) -> ServerKey | None:
         """The row with the sealed private half; only the signer can open it."""
         return self.session.scalars(select(ServerKey).where(ServerKey.key_id == key_id)).first()
+
+
+@dataclass(frozen=True)
+class SealedRow:
+    """What re-wrapping needs of a row: its id, what binds it (key id, GUN, role) and how it is sealed."""
+
+    id: int
+    key_id: str
+    gun: str
+    role: str
+    kek_id: str
+    private_sealed: bytes
+
+
+def sealed_elsewhere(session: Session, kek_id: str, after_id: int, limit: int) -> list[SealedRow]:
+    """Up to ``limit`` keys sealed under any KEK but ``kek_id``, in id order after ``after_id`` (keyset
+    paging: a key that cannot be re-wrapped here is passed over, not read again)."""
+    query = (
+        select(ServerKey)
+        .where(ServerKey.kek_id != kek_id, ServerKey.id > after_id)
+        .order_by(ServerKey.id)
+        .limit(limit)
+    )
+    return [
+        SealedRow(row.id, row.key_id, row.gun, row.role, row.kek_id, row.private_sealed)
+        for row in session.scalars(query)
+    ]
+
+
+def replace_sealing(session: Session, row: SealedRow, kek_id: str, sealed: bytes) -> bool:
+    """Store the key re-sealed under ``kek_id``, only if it is still sealed as it was read: a concurrent
+    re-wrap (another signer) or deletion wins, and this one changes nothing."""
+    result = session.execute(
+        update(ServerKey)
+        .where(ServerKey.id == row.id, ServerKey.kek_id == row.kek_id)
+        .values(kek_id=kek_id, private_sealed=sealed)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def count_sealed_elsewhere(session: Session, kek_id: str) -> dict[str, int]:
+    """How many keys are still sealed under each KEK other than ``kek_id``."""
+    query = (
+        select(ServerKey.kek_id, func.count())
+        .where(ServerKey.kek_id != kek_id)
+        .group_by(ServerKey.kek_id)
+        .order_by(ServerKey.kek_id)
+    )
+    return {found: count for found, count in session.execute(query)}
+
+
+NEVER_ACTIVATED = ("pending", "superseded")
+
+
+def delete_unused_pending(session: Session, created_before: datetime, batch: int) -> int:
+    """Delete up to ``batch`` keys minted by ``GET``/``POST .key`` before ``created_before`` that no root
+    ever activated (pending ones, and pending ones a rotation superseded). The delete repeats the
+    conditions, so a key a commit activated since it was selected stays; the commit locks the key it signs
+    with (see ``tuf.commit_update``), so the delete cannot slip in between its check and its activation."""
+    unused = (ServerKey.status.in_(NEVER_ACTIVATED), ServerKey.created_at < created_before)
+    # Ids first: MySQL cannot DELETE with a LIMIT subquery.
+    doomed = list(session.scalars(select(ServerKey.id).where(*unused).order_by(ServerKey.id).limit(batch)))
+    if not doomed:
+        return 0
+    result = session.execute(delete(ServerKey).where(ServerKey.id.in_(doomed), *unused))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def held_public_keys(session: Session, gun: str) -> dict[str, list[PublicKey]]:

@@ -40,6 +40,16 @@ def unseal(keks: Sequence[tuple[str, bytes]], kek_id: str, sealed: bytes, aad: b
         raise SealingError(f"sealed key does not authenticate under key-encryption key {kek_id!r}") from None
 
 
+def reseal(keks: Sequence[tuple[str, bytes]], kek_id: str, sealed: bytes, aad: bytes) -> tuple[str, bytes]:
+    """Open a blob sealed under ``kek_id`` and seal it again under the first KEK (a KEK rotation)."""
+    return seal(keks, unseal(keks, kek_id, sealed, aad), aad)
+
+
+def server_key_aad(key_id: str, gun: str, role: str) -> bytes:
+    """A server key's private half is bound to its key id, repository and role."""
+    return associated_data(key_id, gun, role)
+
+
 def shared_key_aad(identity: str) -> bytes:
     """A shared key's secret is bound to its identity."""
     return associated_data("shared-key", identity)

@@ -224,6 +224,8 @@ OPTIONS: tuple[Option, ...] = (
     # how soon a task from a worker that died (even with SIGKILL) is redelivered.
     Option("broker.visibility_timeout", _seconds, 300.0),
     Option("signer.keks", _keks, (), secret=True),
+    # A key minted by GET/POST {timestamp,snapshot}.key that no root has activated after this long is deleted.
+    Option("signer.pending_key_max_age", _integer(3600, 365 * 24 * 3600), 7 * 24 * 3600),
     Option("jobs.wait_timeout", _seconds, 30.0),
     Option("jobs.requeue_after", _seconds, 120.0),
     Option("jobs.retention", _integer(3600, 365 * 24 * 3600), 7 * 24 * 3600),

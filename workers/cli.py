@@ -2,12 +2,14 @@
 
 Each takes ``-config FILE`` (or NOTARY_CONFIG_FILE). A bad configuration stops start-up with one line.
 Only ``notary-signer`` reads the key-encryption keys (``-keks-file`` or NOTARY_SERVER_SIGNER_KEKS), so no
-other process ever holds them.
+other process ever holds them. ``notary-signer -rewrap`` re-seals the stored keys under the first KEK and
+exits, for a KEK rotation (see ``workers.key_rewrap``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -26,6 +28,12 @@ def _parse(prog: str, argv: list[str] | None, *, keks_file: bool = False) -> arg
     parser.add_argument("-concurrency", "--concurrency", type=int, default=None)
     if keks_file:
         parser.add_argument("-keks-file", "--keks-file", type=Path, help="file holding id:base64key lines")
+        parser.add_argument(
+            "-rewrap",
+            "--rewrap",
+            action="store_true",
+            help="re-seal all server keys under the first KEK and exit (0 once no key is left under another)",
+        )
     return parser.parse_args(argv)
 
 
@@ -103,9 +111,11 @@ def signer_main(argv: list[str] | None = None) -> int:
         os.environ[KEKS_ENV] = ",".join(lines)
     try:
         settings = _load(args, signer=True)
-        require_keks(settings)
+        keks = require_keks(settings)
     except ConfigError as exc:
         return _fail(exc)
+    if args.rewrap:
+        return _rewrap(settings, keks)
     from celery.signals import worker_ready, worker_shutdown
 
     from workers import heartbeat, runtime
@@ -138,6 +148,17 @@ def signer_main(argv: list[str] | None = None) -> int:
             "INFO",
         ],
     )
+
+
+def _rewrap(settings: Settings, keks: tuple[tuple[str, bytes], ...]) -> int:
+    """One whole re-wrap pass in the foreground (no worker needed); prints what is left, by KEK id."""
+    from workers import key_rewrap, runtime
+
+    database = runtime.install(settings).database
+    progress = key_rewrap.rewrap(database, keks)
+    left = key_rewrap.report(database, keks, progress.rewrapped)
+    print(json.dumps({"rewrapped": progress.rewrapped, "left": left}))
+    return 1 if left else 0
 
 
 def beat_main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ the key-encryption keys: these tasks are where private keys are generated, seale
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,22 +15,27 @@ from models.tables import Job
 from notary import server_keys
 from notary.errors import InternalError, SignerUnavailableError
 from notary.ports import SealedKey, StoredKey
-from notary.sealing import associated_data, seal, unseal
+from notary.sealing import SealingError, seal, server_key_aad, unseal
 from notary.settings import require_keks
 from notary.tuf import signing
 from notary.tuf.canonical import encode_canonical
 from notary.tuf.metadata import Signature, serialize
 from notary.tuf.update import SigningOrder, UpdatePlan, timestamp_signed
-from workers import runtime
+from workers import key_rewrap, runtime
 from workers.app import celery_app
 from workers.base import JobTask, Next
+
+log = logging.getLogger("notary.signer")
+# Batches per run of signer.rewrap_keys: a run then sends the next one, behind the signing tasks queued
+# meanwhile, so a long pass never holds up a publish.
+REWRAP_BATCHES_PER_TASK = 10
 
 
 def generate_sealed_key(gun: str, role: str, algorithm: str) -> SealedKey:
     keks = require_keks(runtime.current().settings)
     private_der = signing.generate_private_key(algorithm)
     public_key = signing.public_key_for(private_der)
-    kek_id, sealed = seal(keks, private_der, associated_data(public_key.key_id, gun, role))
+    kek_id, sealed = seal(keks, private_der, server_key_aad(public_key.key_id, gun, role))
     return SealedKey(public_key=public_key, algorithm=algorithm, kek_id=kek_id, sealed_private=sealed)
 
 
@@ -96,9 +102,19 @@ class SignUpdateTask(JobTask):
                 {"reason": f"no {order.role} key {order.key_id} for this repository"}
             )
         keks = require_keks(runtime.current().settings)
-        private_der = unseal(
-            keks, row.kek_id, row.private_sealed, associated_data(row.key_id, gun, order.role)
-        )
+        try:
+            private_der = unseal(
+                keks, row.kek_id, row.private_sealed, server_key_aad(row.key_id, gun, order.role)
+            )
+        except SealingError as error:
+            # The KEK ids are for the operator's eyes (this log), not for the client.
+            log.error(
+                "cannot open a server key",
+                extra={"key_id": row.key_id, "kek_id": row.kek_id, "error": str(error)},
+            )
+            raise SignerUnavailableError(
+                {"reason": f"the signer cannot open the {order.role} key {order.key_id} of this repository"}
+            ) from None
         method, signature = signing.sign(private_der, encode_canonical(signed))
         return serialize(signed, [Signature(order.key_id, method, signature)])
 
@@ -106,3 +122,18 @@ class SignUpdateTask(JobTask):
 get_key = celery_app.register_task(GetKeyTask())
 sign_update = celery_app.register_task(SignUpdateTask())
 rotate_key = celery_app.register_task(RotateKeyTask())
+
+
+@celery_app.task(name="signer.rewrap_keys")
+def rewrap_keys(after_id: int = 0, rewrapped: int = 0) -> dict[str, int] | None:
+    """Beat: re-seal every server key under the current KEK (see ``workers.key_rewrap``), a few batches per
+    run; returns the keys left under other KEKs once the pass is done."""
+    state = runtime.current()
+    keks = require_keks(state.settings)
+    progress = key_rewrap.rewrap(state.database, keks, after_id=after_id, max_batches=REWRAP_BATCHES_PER_TASK)
+    rewrapped += progress.rewrapped
+    if not progress.finished:
+        log.info("re-wrap in progress", extra={"rewrapped": rewrapped, "last_id": progress.last_id})
+        rewrap_keys.apply_async(args=[progress.last_id, rewrapped])
+        return None
+    return key_rewrap.report(state.database, keks, rewrapped)

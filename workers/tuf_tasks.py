@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.jobs import create_job, work_of
-from models.server_keys import activate_listed, held_public_keys
+from models.server_keys import activate_listed, delete_unused_pending, held_public_keys
 from models.tables import Job, ServerKey
 from models.tuf_files import NewFile, SqlTufStore
 from notary.errors import InternalError, InvalidUpdateError, MalformedJSONError
@@ -22,7 +22,7 @@ from notary.tuf.errors import ValidationError
 from notary.tuf.keys import PublicKey, verify_signature
 from notary.tuf.metadata import MalformedMetadataError, SignedMetadata, parse_metadata
 from notary.tuf.update import UpdatePlan, plan_refresh, plan_update
-from workers import runtime
+from workers import metrics, runtime
 from workers.app import celery_app
 from workers.base import Done, JobTask, Next
 from workers.cache_invalidation import announce_change
@@ -90,7 +90,13 @@ def _checked_signature(session: Session, gun: str, role: str, raw: bytes) -> Sig
     """The signer's output is trusted only once its signature verifies with the held public key."""
     metadata = parse_metadata(role, raw)
     (signature,) = metadata.signatures
-    row = session.query(ServerKey).filter_by(key_id=signature.keyid, gun=gun, role=role).one_or_none()
+    # Locked until the commit: the pending-key cleanup must not delete the key this commit activates.
+    row = (
+        session.query(ServerKey)
+        .filter_by(key_id=signature.keyid, gun=gun, role=role)
+        .with_for_update()
+        .one_or_none()
+    )
     if row is None or not verify_signature(
         PublicKey(row.keytype, row.public), signature.method, signature.sig, metadata.canonical_signed
     ):
@@ -167,3 +173,25 @@ def refresh_expiring() -> int:
     if queued:
         log.info("queued timestamp refreshes", extra={"count": len(queued)})
     return len(queued)
+
+
+PENDING_KEY_BATCH = 500
+
+
+@celery_app.task(name="tuf.sweep_pending_keys")
+def sweep_pending_keys() -> int:
+    """Beat: delete the server keys minted by ``GET``/``POST .key`` that no root activated within
+    ``signer.pending_key_max_age``; active (and retired) keys are never touched. Needs no KEK."""
+    state = runtime.current()
+    cutoff = utcnow() - timedelta(seconds=state.settings["signer.pending_key_max_age"])
+    swept = 0
+    while True:
+        with state.database.transaction() as session:
+            deleted = delete_unused_pending(session, cutoff, PENDING_KEY_BATCH)
+        swept += deleted
+        if deleted < PENDING_KEY_BATCH:
+            break
+    metrics.PENDING_KEYS_SWEPT.inc(swept)
+    if swept:
+        log.info("deleted server keys no root activated", extra={"count": swept})
+    return swept

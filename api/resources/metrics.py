@@ -8,6 +8,8 @@ import os
 import falcon.asgi
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from api.signer_presence import SignerPresence
+
 
 def _exposition() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -18,6 +20,10 @@ def _exposition() -> bytes:
 
 
 class MetricsResource:
+    def __init__(self, signer: SignerPresence) -> None:
+        self.signer = signer
+
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        await self.signer.alive()  # notary_signer_up as of this scrape, health checks or not
         resp.content_type = CONTENT_TYPE_LATEST
         resp.data = await asyncio.to_thread(_exposition)

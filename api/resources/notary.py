@@ -11,7 +11,6 @@ from typing import Any
 import falcon
 import falcon.asgi
 import redis
-import redis.asyncio as aioredis
 
 from api import routing
 from api.auth import require
@@ -20,16 +19,16 @@ from api.job_runner import JobRunner
 from api.metadata_cache import MetadataCache
 from api.metadata_reads import MetadataReads
 from api.responding import callback_url_of, run_job
+from api.signer_presence import SignerPresence
 from api.upload import multipart_handler, read_update
 from models.db import Database
 from models.tuf_files import SqlTufStore
 from notary.auth.access import required_accesses
-from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError, SignerUnavailableError
+from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
 from notary.tuf.timefmt import format_go_time
 from workers.cache_invalidation import announce_change
-from workers.heartbeat import HEARTBEAT_KEY
 
 Handler = Callable[[falcon.asgi.Request, falcon.asgi.Response, dict[str, str]], Awaitable[None]]
 DEFAULT_RECORDS = 100
@@ -42,17 +41,17 @@ class NotaryApi:
         settings: Settings,
         database: Database,
         runner: JobRunner,
-        redis_client: aioredis.Redis,
+        signer: SignerPresence,
         cache: MetadataCache,
         sync_redis: redis.Redis,
     ) -> None:
         self.settings = settings
         self.database = database
         self.runner = runner
-        self.redis = redis_client
+        self.signer = signer
         self.cache = cache
         self.sync_redis = sync_redis
-        self.reads = MetadataReads(database, cache, runner, settings["jobs.wait_timeout"])
+        self.reads = MetadataReads(database, cache, runner, signer, settings["jobs.wait_timeout"])
         self.multipart = multipart_handler(settings["limits.max_part_bytes"])
         self.gun_prefixes: tuple[str, ...] = settings["repositories.gun_prefixes"]
         self.current_max_age: int = settings["caching.max_age.current_metadata"]
@@ -100,10 +99,6 @@ class NotaryApi:
         resp.content_type = TEXT
         resp.data = b"{}"
 
-    async def _require_signer(self) -> None:
-        if not await self.redis.exists(HEARTBEAT_KEY):
-            raise SignerUnavailableError()
-
     # --- writes
 
     async def update(
@@ -111,7 +106,7 @@ class NotaryApi:
     ) -> None:
         uploads = await read_update(req, self.multipart, self.settings["limits.max_upload_bytes"])
         callback_url = callback_url_of(req, self.settings)
-        await self._require_signer()
+        await self.signer.require()
 
         def published(response: falcon.asgi.Response, result: Any) -> None:
             # notary answers 200 with an empty body; the Go client reads at once, so we answer after commit.
@@ -175,7 +170,7 @@ class NotaryApi:
         self, task: str, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
     ) -> None:
         callback_url = callback_url_of(req, self.settings)
-        await self._require_signer()
+        await self.signer.require()
 
         def render(response: falcon.asgi.Response, result: Any) -> None:
             response.content_type = TEXT

@@ -112,6 +112,9 @@ class NotaryStack:
     config: dict[str, Any] = field(default_factory=dict)
     kek: str = field(default_factory=new_kek)
     processes: dict[str, Process] = field(default_factory=dict)
+    # For a stack serving HTTPS: "https", and the httpx options to reach it (a CA to trust, a client cert).
+    scheme: str = "http"
+    client_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,7 @@ class NotaryStack:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def write_config(self, **sections: Any) -> None:
         document: dict[str, Any] = {
@@ -187,7 +190,10 @@ class NotaryStack:
                 raise RuntimeError(f"{process.name} exited early:\n{process.log()}")
             try:
                 # 401: under token auth the ping needs the catalog scope, and answering it is being ready.
-                return httpx.get(self.base_url + "/v2/", timeout=2).status_code in (200, 401)
+                return httpx.get(self.base_url + "/v2/", timeout=2, **self.client_options).status_code in (
+                    200,
+                    401,
+                )
             except httpx.HTTPError:
                 return False
 
@@ -215,7 +221,7 @@ class NotaryStack:
             process.stop()
 
     def client(self, **options: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60, **options)
+        return httpx.Client(base_url=self.base_url, timeout=60, **{**self.client_options, **options})
 
 
 def _backend(db_url: str) -> str:

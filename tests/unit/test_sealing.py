@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from notary.sealing import NONCE_BYTES, SealingError, associated_data, seal, unseal
+from notary.sealing import NONCE_BYTES, SealingError, associated_data, reseal, seal, unseal
 
 OLD = ("2024-01", bytes(range(32)))
 NEW = ("2025-06", bytes(range(100, 132)))
@@ -97,3 +97,12 @@ def test_nonces_differ_between_two_seals_of_the_same_plaintext() -> None:
     assert len({blob[:NONCE_BYTES] for blob in blobs}) == 4
     assert len(set(blobs)) == 4
     assert all(unseal([OLD], OLD[0], blob, AAD) == PRIVATE for blob in blobs)
+
+
+def test_reseal_moves_a_blob_to_the_first_kek() -> None:
+    old_id, under_old = seal([OLD], PRIVATE, AAD)
+    new_id, under_new = reseal([NEW, OLD], old_id, under_old, AAD)
+    assert new_id == NEW[0]
+    assert unseal([NEW], new_id, under_new, AAD) == PRIVATE
+    with pytest.raises(SealingError):
+        reseal([NEW], old_id, under_old, AAD)  # the old KEK is needed to open it

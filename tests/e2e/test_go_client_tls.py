@@ -1,0 +1,43 @@
+"""The real Go notary client over HTTPS, trusting our throwaway CA with ``--tlscacert``, as notary's docs
+run it against notary-server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.go_client import NOTARY_BIN, GoNotary, file_target, parse_list
+from tests.support.processes import NotaryStack
+from tests.support.tls_ca import ThrowawayCA
+
+pytestmark = pytest.mark.e2e
+
+if not NOTARY_BIN.exists():
+    _why = f"the Go notary client ({NOTARY_BIN}) is needed; run scripts/install-services"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(_why, pytrace=False)
+    pytest.skip(_why, allow_module_level=True)
+
+
+def test_go_client_publishes_and_lists_over_https(stack: NotaryStack, tmp_path: Path) -> None:
+    ca = ThrowawayCA(tmp_path / "ca")
+    server = ca.server()
+    stack.write_config(server={"tls_cert_file": str(server.cert), "tls_key_file": str(server.key)})
+    stack.scheme = "https"
+    stack.client_options = {"verify": ca.trusting_context()}
+    stack.start_all()
+    gun = "example.com/tls/app"
+    notary = GoNotary(stack, tmp_path / "client")
+    trust_ca = ("--tlscacert", str(ca.cert))
+
+    untrusting = notary.run("list", gun, expect=1)
+    assert "certificate signed by unknown authority" in untrusting.stdout + untrusting.stderr
+
+    notary.run(*trust_ca, "init", gun, "-p")
+    notary.run(*trust_ca, "key", "rotate", gun, "snapshot", "-r")  # the server signs snapshots from now on
+    artifact = tmp_path / "artifact.bin"
+    artifact.write_bytes(os.urandom(256))
+    notary.run(*trust_ca, "add", gun, "artifact", str(artifact), "-p")
+    assert parse_list(notary.run(*trust_ca, "list", gun).stdout) == {"artifact": file_target(artifact)}
