@@ -112,6 +112,8 @@ class NotaryStack:
     config: dict[str, Any] = field(default_factory=dict)
     kek: str = field(default_factory=new_kek)
     processes: dict[str, Process] = field(default_factory=dict)
+    # redis-py / kombu TLS options for the test's own clients of a rediss:// broker
+    redis_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -200,10 +202,11 @@ class NotaryStack:
         app.config_from_object("celeryconfig")
         app.conf.broker_url = self.redis_url
         app.conf.broker_transport_options = transport_options(30)
+        app.conf.broker_use_ssl = self.redis_options or None
         return app
 
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url)
+        return redis.Redis.from_url(self.redis_url, **self.redis_options)
 
     def signer_alive(self) -> bool:
         with self.redis() as client:
