@@ -49,7 +49,7 @@ def load_signing_identity(settings: Settings, now: datetime | None = None) -> Si
     if not settings["security.key_file"]:
         return None
     now = now or datetime.now(UTC)
-    key_pem = _read(settings, "security.key_file")
+    key_pem = _read(settings, "security.key_file", secret=True)
     key = _rsa_private_key(settings, key_pem)
     cert_pem = _read(settings, "security.cert_file")
     certificate = _only_certificate(settings, "security.cert_file", cert_pem)
@@ -181,17 +181,18 @@ def _certificates(settings: Settings, key: str, pem: bytes, path: Path | None) -
         _fail(settings, key, f"no PEM certificate in {path}")
 
 
-def _read(settings: Settings, key: str) -> bytes:
+def _read(settings: Settings, key: str, *, secret: bool = False) -> bytes:
+    """The file named by ``key``; a secret one's path stays out of the error (where a key lives is secret)."""
     path = settings.path(key)
     assert path is not None
-    return _read_path(settings, key, path)
+    return _read_path(settings, key, path, "the key file" if secret else None)
 
 
-def _read_path(settings: Settings, key: str, path: Path) -> bytes:
+def _read_path(settings: Settings, key: str, path: Path, shown_as: str | None = None) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        _fail(settings, key, f"cannot read {path}: {exc.strerror}")
+        _fail(settings, key, f"cannot read {shown_as or path}: {exc.strerror}")
 
 
 def _fail(settings: Settings, key: str, problem: str) -> NoReturn:

@@ -141,7 +141,9 @@ def test_a_missing_file_names_its_setting(deployment: Deployment) -> None:
     settings = deployment.settings(
         security={"key_file": "absent.key", "cert_file": "absent.crt", "cert_store": "absent"}
     )
-    assert "cannot read" in refusal(settings, "security.key_file")
+    problem = refusal(settings, "security.key_file")
+    assert "cannot read" in problem
+    assert "absent.key" not in problem  # where the key lives is a secret too
 
 
 def test_signing_settings_go_together(deployment: Deployment) -> None:

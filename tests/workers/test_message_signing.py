@@ -9,6 +9,7 @@ start-up.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -87,6 +88,19 @@ def test_a_signed_stack_publishes_and_reads(signed: tuple[NotaryStack, Identitie
         targets = client.get(tuf("signed.example/app", "targets.json"))
     assert targets.status_code == 200
     assert "hello" in targets.json()["signed"]["targets"]
+
+
+def test_beat_sends_signed_tasks_the_worker_runs(signed: tuple[NotaryStack, Identities]) -> None:
+    stack, identities = signed
+    stack.start("beat", env=identities.env("beat"))
+    worker_log = stack.processes["worker"].log_path
+    # webhooks.retry_due is beat's most frequent entry (every 15 s)
+    wait_until(
+        lambda: re.search(r"Task webhooks\.retry_due\[[^]]+\] succeeded", worker_log.read_text()),
+        60,
+        what="the worker to run a task beat sent",
+    )
+    stack.processes["beat"].stop()
 
 
 # A task message's body, encoded for the wire: (content type, content encoding, payload).
