@@ -14,7 +14,7 @@ Two layers, both optional:
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -33,7 +33,7 @@ MIN_RSA_BITS = 2048
 class SigningIdentity:
     """PEM texts for Celery's message signing: our key and certificate, and the certificates we trust."""
 
-    key_pem: bytes
+    key_pem: bytes = field(repr=False)  # kept out of repr, so never in a log line
     cert_pem: bytes
     trusted_pems: tuple[bytes, ...]
 

@@ -58,7 +58,8 @@ def test_redis_refuses_a_client_without_a_certificate(tls_redis: TlsRedisServer)
     without_cert = redis.Redis.from_url(
         tls_redis.url, ssl_ca_certs=str(tls_redis.tls.ca_file), socket_timeout=5
     )
-    with pytest.raises(redis.ConnectionError, match="certificate required"):
+    # TLS 1.3 sends the "certificate required" alert after the handshake: the client sees it, or an EOF.
+    with pytest.raises(redis.ConnectionError):
         without_cert.ping()
     plain = redis.Redis.from_url(tls_redis.url.replace("rediss://", "redis://"), socket_timeout=5)
     with pytest.raises(redis.ConnectionError):
