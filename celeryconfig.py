@@ -1,6 +1,7 @@
 """Celery settings: the static policy of every worker. The broker URL comes from the notary configuration.
 
 - JSON only: task messages carry ids and scalars, never pickles and never secrets.
+  With ``security.*`` configured, that JSON travels signed (``auth``; see workers/message_signing.py).
 - acks_late + reject_on_worker_lost + prefetch 1: a task is acknowledged only after it finished, so a worker
   killed mid-task loses nothing; the message is redelivered and the job's state machine makes it finish once.
 - Explicit queues, routed by task name: only the signer process consumes ``signer``.

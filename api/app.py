@@ -36,7 +36,7 @@ from models.db import Database, sqlalchemy_url
 from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
 from notary.tokens.service import TokenService
-from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
+from workers.runtime import CONFIG_ENV, redis_options, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
 
@@ -50,13 +50,14 @@ class Deps:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
-        from workers.app import celery_app
+        from workers.app import celery_app, connect
 
-        celery_app.conf.broker_url = settings.broker_url
+        connect(celery_app, settings)
+        redis_url = redis_url_from_broker(settings.broker_url)
         return cls(
             database=Database(sqlalchemy_url(settings.db_url, settings["storage.backend"])),
-            redis=aioredis.Redis.from_url(redis_url_from_broker(settings.broker_url), **REDIS_TIMEOUTS),
-            sync_redis=redis.Redis.from_url(redis_url_from_broker(settings.broker_url), **REDIS_TIMEOUTS),
+            redis=aioredis.Redis.from_url(redis_url, **redis_options(settings)),
+            sync_redis=redis.Redis.from_url(redis_url, **redis_options(settings)),
             celery_app=celery_app,
         )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.auth import load_bundle, token_auth_enabled
+from notary.broker_auth import check_broker_auth
 from notary.errors import ConfigError
 from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["NOTARY_SERVER_LOGGING_LEVEL"] = "debug"
         settings = load_settings(args.config, os.environ)
         refuse_signer_keks(settings)
+        check_broker_auth(settings)
         for key in ("server.tls_cert_file", "server.tls_key_file", "server.client_ca_file"):
             path = settings.path(key)
             if path is not None and not path.is_file():

@@ -223,6 +223,14 @@ OPTIONS: tuple[Option, ...] = (
     # How long an unacknowledged task may stay with a worker before Redis hands it to another one; it bounds
     # how soon a task from a worker that died (even with SIGKILL) is redelivered.
     Option("broker.visibility_timeout", _seconds, 300.0),
+    # Redis over TLS (a rediss:// broker.url): the CA of Redis's certificate, and our client certificate.
+    Option("broker.tls_ca_file", _optional_text),
+    Option("broker.tls_cert_file", _optional_text),
+    Option("broker.tls_key_file", _optional_text, secret=True),
+    # Celery message signing: this process's certificate and key, and the peer certificates it accepts.
+    Option("security.key_file", _optional_text, secret=True),
+    Option("security.cert_file", _optional_text),
+    Option("security.cert_store", _optional_text),
     Option("signer.keks", _keks, (), secret=True),
     # A key minted by GET/POST {timestamp,snapshot}.key that no root has activated after this long is deleted.
     Option("signer.pending_key_max_age", _integer(3600, 365 * 24 * 3600), 7 * 24 * 3600),
@@ -421,6 +429,8 @@ def _check_combinations(settings: Settings) -> None:
     _check_federation(settings, fail)
     if settings["politician.provider"] == "http" and not settings["politician.url"]:
         fail("politician.url", 'required when politician.provider is "http"')
+    _check_broker_tls(settings)
+    _check_message_signing(settings)
     api_key_set = bool(settings["reporting.bugsnag.api_key"])
     for option in ("release_stage", "endpoint"):
         if settings[f"reporting.bugsnag.{option}"] and not api_key_set:
@@ -437,6 +447,28 @@ def _check_federation(settings: Settings, fail: Callable[[str, str], None]) -> N
         fail("keys.federation.signature_file", "keys.peers needs this Notary's federation identity")
     if settings["keys.dc"] in settings["keys.peers"]:
         fail("keys.peers", f"lists this Notary's own datacenter {settings['keys.dc']!r}")
+
+
+def _check_broker_tls(settings: Settings) -> None:
+    tls_keys = ("broker.tls_ca_file", "broker.tls_cert_file", "broker.tls_key_file")
+    for key in tls_keys:
+        if settings[key] and not settings.broker_url.startswith("rediss://"):
+            raise ConfigError(key, settings.source(key), "needs a rediss:// broker.url")
+    if bool(settings["broker.tls_cert_file"]) != bool(settings["broker.tls_key_file"]):
+        missing = "broker.tls_key_file" if settings["broker.tls_cert_file"] else "broker.tls_cert_file"
+        raise ConfigError(
+            missing, settings.source(missing), "broker.tls_cert_file and broker.tls_key_file go together"
+        )
+
+
+def _check_message_signing(settings: Settings) -> None:
+    keys = ("security.key_file", "security.cert_file", "security.cert_store")
+    given = [key for key in keys if settings[key]]
+    if given and len(given) < len(keys):
+        missing = next(key for key in keys if not settings[key])
+        raise ConfigError(
+            missing, settings.source(missing), f"required with {given[0]}: give all of {', '.join(keys)}"
+        )
 
 
 def require_keks(settings: Settings) -> tuple[tuple[str, bytes], ...]:

@@ -1,5 +1,5 @@
 """The Celery application. Its static policy is ``celeryconfig``; ``configure`` adds the deployment's
-broker."""
+broker, its TLS and message signing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
+from notary.broker_auth import load_signing_identity
 from notary.settings import Settings
-from workers import runtime
+from workers import message_signing, runtime
 
 TASK_MODULES = [
     "workers.signer_tasks",
@@ -24,10 +25,19 @@ celery_app.config_from_object("celeryconfig")
 
 
 def configure(settings: Settings) -> Celery:
-    celery_app.conf.broker_url = settings.broker_url
-    celery_app.conf.broker_transport_options = transport_options(settings["broker.visibility_timeout"])
+    connect(celery_app, settings)
     runtime.install(settings)
     return celery_app
+
+
+def connect(app: Celery, settings: Settings) -> None:
+    """What every process that sends or consumes tasks needs: the broker, its TLS, message signing."""
+    app.conf.broker_url = settings.broker_url
+    app.conf.broker_transport_options = transport_options(settings["broker.visibility_timeout"])
+    app.conf.broker_use_ssl = runtime.broker_tls(settings)
+    identity = load_signing_identity(settings)
+    if identity is not None:
+        message_signing.install(app, identity)
 
 
 @worker_process_init.connect

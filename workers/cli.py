@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from notary import logs
+from notary.broker_auth import check_broker_auth
 from notary.errors import ConfigError
 from notary.settings import Settings, load_settings, require_keks
 
@@ -43,6 +44,7 @@ def _load(args: argparse.Namespace, *, signer: bool = False) -> Settings:
     settings = load_settings(args.config, os.environ)
     if not signer:
         refuse_signer_keks(settings)
+    check_broker_auth(settings)
     prepare_process(settings)
     return settings
 

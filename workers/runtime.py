@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,28 @@ def redis_url_from_broker(broker_url: str) -> str:
     return broker_url
 
 
+def broker_tls(settings: Settings) -> dict[str, Any] | None:
+    """TLS of a ``rediss://`` broker, in the spelling both kombu (``broker_use_ssl``) and redis-py take:
+    Redis's certificate is always verified, and ours is presented when configured."""
+    if not settings.broker_url.startswith("rediss://"):
+        return None
+    options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    for option, key in (
+        ("ssl_ca_certs", "broker.tls_ca_file"),
+        ("ssl_certfile", "broker.tls_cert_file"),
+        ("ssl_keyfile", "broker.tls_key_file"),
+    ):
+        path = settings.path(key)
+        if path is not None:
+            options[option] = str(path)
+    return options
+
+
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of every redis-py client of ours (sync or asyncio) on the broker's Redis."""
+    return {**REDIS_TIMEOUTS, **(broker_tls(settings) or {})}
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -37,7 +60,9 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(redis_url_from_broker(self.settings.broker_url), **REDIS_TIMEOUTS)
+        return redis.Redis.from_url(
+            redis_url_from_broker(self.settings.broker_url), **redis_options(self.settings)
+        )
 
     def close(self) -> None:
         if "database" in self.__dict__:

@@ -115,6 +115,8 @@ class NotaryStack:
     # For a stack serving HTTPS: "https", and the httpx options to reach it (a CA to trust, a client cert).
     scheme: str = "http"
     client_options: dict[str, Any] = field(default_factory=dict)
+    # redis-py / kombu TLS options for the test's own clients of a rediss:// broker
+    redis_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -207,10 +209,11 @@ class NotaryStack:
         app.config_from_object("celeryconfig")
         app.conf.broker_url = self.redis_url
         app.conf.broker_transport_options = transport_options(30)
+        app.conf.broker_use_ssl = self.redis_options or None
         return app
 
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url)
+        return redis.Redis.from_url(self.redis_url, **self.redis_options)
 
     def signer_alive(self) -> bool:
         with self.redis() as client:

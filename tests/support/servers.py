@@ -25,6 +25,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -312,16 +314,17 @@ class RedisServer(_Server):
         return f"redis://{HOST}:{self.port}/0"
 
     @classmethod
-    def start(cls, workdir: Path, port: int | None = None) -> RedisServer:
+    def start(cls, workdir: Path, port: int | None = None, **options: Any) -> Self:
+        """``options`` go to the constructor of a subclass (e.g. ``tls`` of :class:`TlsRedisServer`)."""
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
 
-        def once(free_port: int) -> RedisServer:
-            server = cls(workdir, free_port)
+        def once(free_port: int) -> Self:
+            server = cls(workdir, free_port, **options)
             server._run()
             return server
 
-        return once(port) if port is not None else _start_with_retries(once)
+        return once(port) if port is not None else _start_with_retries(once)  # type: ignore[no-any-return]
 
     def _run(self) -> None:
         binary = self.binary()
@@ -330,8 +333,7 @@ class RedisServer(_Server):
         self._spawn(
             [
                 binary,
-                "--port",
-                str(self.port),
+                *self._listen_arguments(),
                 "--bind",
                 HOST,
                 "--protected-mode",
@@ -354,13 +356,19 @@ class RedisServer(_Server):
         )
         self._wait_ready(self._is_ours)
 
+    def _listen_arguments(self) -> list[str]:
+        return ["--port", str(self.port)]
+
+    def _connect(self) -> socket.socket:
+        return socket.create_connection((HOST, self.port), timeout=2)
+
     def ping(self) -> bool:
         """True when the server answers PING."""
         return self._command(b"PING") == b"+PONG"
 
     def _command(self, command: bytes) -> bytes:
         """Send one inline command; return the reply (a bulk string's payload, else its line)."""
-        with socket.create_connection((HOST, self.port), timeout=2) as sock:
+        with self._connect() as sock:
             sock.sendall(command + b"\r\n")
             data = b""
             while b"\r\n" not in data:
@@ -394,6 +402,62 @@ class RedisServer(_Server):
         """Stop (or reap a killed server) and start again on the same port."""
         self.stop()
         self._run()
+
+
+@dataclass(frozen=True)
+class RedisTls:
+    """PEM files of a TLS Redis: the CA that issued both certificates, the server's pair and a client's."""
+
+    ca_file: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    def client_options(self) -> dict[str, Any]:
+        """redis-py / kombu TLS options of a client presenting the client certificate."""
+        return {
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,
+            "ssl_ca_certs": str(self.ca_file),
+            "ssl_certfile": str(self.client_cert),
+            "ssl_keyfile": str(self.client_key),
+        }
+
+
+class TlsRedisServer(RedisServer):
+    """A Redis that listens only with TLS (``--port 0``) and requires client certificates from the CA
+    (``--tls-auth-clients yes``). Start it with ``TlsRedisServer.start(workdir, tls=RedisTls(...))``."""
+
+    name = "redis-tls"
+
+    def __init__(self, workdir: Path, port: int, tls: RedisTls) -> None:
+        super().__init__(workdir, port)
+        self.tls = tls
+
+    @property
+    def url(self) -> str:
+        return f"rediss://{HOST}:{self.port}/0"
+
+    def _listen_arguments(self) -> list[str]:
+        return [
+            "--port",
+            "0",
+            "--tls-port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.tls.server_cert),
+            "--tls-key-file",
+            str(self.tls.server_key),
+            "--tls-ca-cert-file",
+            str(self.tls.ca_file),
+            "--tls-auth-clients",
+            "yes",
+        ]
+
+    def _connect(self) -> socket.socket:
+        context = ssl.create_default_context(cafile=str(self.tls.ca_file))
+        context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
+        return context.wrap_socket(super()._connect(), server_hostname=HOST)
 
 
 # --------------------------------------------------------------- PostgreSQL

@@ -1,0 +1,68 @@
+"""Redis over TLS with client certificates: the whole stack (API, worker, signer; the Celery broker and
+every direct Redis client: job notifications, cache invalidation, heartbeat, health) works against a
+redis-server that speaks only TLS and requires a client certificate from our CA, and Redis refuses clients
+without one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.api.tuf_helpers import new_repo, published, tuf
+from tests.support.certificates import ThrowawayCA, redis_tls_files
+from tests.support.processes import NotaryStack
+from tests.support.servers import TlsRedisServer
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServer]:
+    root = tmp_path_factory.mktemp("redis-tls")
+    server = TlsRedisServer.start(root / "redis", tls=redis_tls_files(root / "tls", ThrowawayCA()))
+    yield server
+    server.stop()
+
+
+def test_the_stack_publishes_and_reads_over_tls(tls_redis: TlsRedisServer, tmp_path: Path) -> None:
+    tls = tls_redis.tls
+    stack = NotaryStack(
+        tmp_path / "notary",
+        tls_redis.url,
+        f"sqlite:///{tmp_path}/notary.db",
+        redis_options=tls.client_options(),
+    )
+    stack.write_config(
+        broker={
+            "tls_ca_file": str(tls.ca_file),
+            "tls_cert_file": str(tls.client_cert),
+            "tls_key_file": str(tls.client_key),
+        }
+    )
+    try:
+        stack.start_all()  # the signer's heartbeat over TLS is what start() waits for
+        with stack.client() as client:
+            repo = new_repo(client, "tls.example/app")
+            published(client, "tls.example/app", repo.add_target("hello", b"hello over TLS"))
+            targets = client.get(tuf("tls.example/app", "targets.json"))
+            assert targets.status_code == 200
+            assert "hello" in targets.json()["signed"]["targets"]
+            health = client.get("/_notary_server/health")
+            assert (health.status_code, health.json()) == (200, {})
+    finally:
+        stack.stop_all()
+
+
+def test_redis_refuses_a_client_without_a_certificate(tls_redis: TlsRedisServer) -> None:
+    without_cert = redis.Redis.from_url(
+        tls_redis.url, ssl_ca_certs=str(tls_redis.tls.ca_file), socket_timeout=5
+    )
+    # TLS 1.3 sends the "certificate required" alert after the handshake: the client sees it, or an EOF.
+    with pytest.raises(redis.ConnectionError):
+        without_cert.ping()
+    plain = redis.Redis.from_url(tls_redis.url.replace("rediss://", "redis://"), socket_timeout=5)
+    with pytest.raises(redis.ConnectionError):
+        plain.ping()
+    with_cert = redis.Redis.from_url(tls_redis.url, **tls_redis.tls.client_options())
+    assert with_cert.ping()
