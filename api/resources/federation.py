@@ -26,7 +26,7 @@ class ServedKeyResource:
         self.dc: str = service.settings["keys.dc"]
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str) -> None:
-        caller, roles = await self.service.authenticate(req, b"")
+        _body, caller, roles = await self.service.authenticate(req, 0)
         if FEDERATION_ROLE not in roles:
             raise errors.ForbiddenError({"role": FEDERATION_ROLE})
         # Only keys issued here: a Notary never passes on another datacenter's key, not even one it holds.

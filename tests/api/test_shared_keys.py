@@ -280,3 +280,28 @@ def test_deeply_nested_json_is_a_bad_request(key_stack: NotaryStack) -> None:
         )
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "INVALID_REQUEST"
+
+
+def test_a_verify_caller_is_authenticated_before_its_body_is_read(
+    key_stack: NotaryStack, authority: InstanceIdentityAuthority
+) -> None:
+    verifier = issue(key_stack, authority, "i-0000000000000000a", nonce="verifier-nonce").json()
+    url = key_stack.base_url + "/v1/verify/batch"
+    oversized = b"[" + b" " * (9 * 1024 * 1024) + b"]"  # past the batch limit
+    forged = {**verifier, "secret": base64.b64encode(b"not the secret").decode()}
+
+    def post(key: dict[str, Any], signed_body: bytes, sent_body: bytes) -> httpx.Response:
+        headers = signed(key, "POST", url, signed_body)
+        return httpx.post(url, content=sent_body, headers={**headers, "Content-Type": "application/json"})
+
+    refused = post(forged, oversized, oversized)
+    assert refused.status_code == 401, refused.text  # not 413: nothing was read for a stranger
+    assert refused.json()["errors"][0]["detail"]["code"] == "INVALID_SIGNATURE"
+
+    assert post(verifier, oversized, oversized).status_code == 413
+    swapped = post(verifier, b'{"requests": []}', b'{"requests": [{}]}')
+    assert swapped.status_code == 401
+    assert swapped.json()["errors"][0]["detail"]["code"] == "DIGEST_MISMATCH"
+    assert post(verifier, b"{not json", b"{not json").status_code == 400
+    empty = post(verifier, b'{"requests": []}', b'{"requests": []}')
+    assert (empty.status_code, empty.json()) == (200, {"results": []})
