@@ -4,7 +4,6 @@
 - ``grants``: the grants file, which maps users to scope patterns with ``*`` globs, and the intersection of
   a request with a user's grants;
 - ``users``: the htpasswd users file (bcrypt only) and constant-time password checks;
-- ``libtrust``: the libtrust key id of a public key (the token header's ``kid``);
 - ``minting``: signing tokens with a PEM key and its certificate chain (``x5c``);
 - ``service``: the pieces above loaded from the settings, for ``GET /auth/token``;
 - ``dev_cert``: a self-signed signing certificate for development;

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from notary.tokens.libtrust import key_id
+from notary.auth.trust import libtrust_key_id
 from notary.tokens.scopes import Access
 
 MIN_RSA_BITS = 2048
@@ -91,7 +91,7 @@ class TokenSigner:
 
     @property
     def key_id(self) -> str:
-        return key_id(self.private_key.public_key())
+        return libtrust_key_id(self.private_key.public_key())
 
     def mint(
         self,

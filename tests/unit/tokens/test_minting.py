@@ -4,10 +4,7 @@ signature with the x5c certificate's key through ``cryptography``."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,22 +15,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from notary.tokens.libtrust import key_id
+from notary.auth.trust import libtrust_key_id
 from notary.tokens.minting import SigningKeyError, TokenSigner
 from notary.tokens.scopes import Access
 from tests.unit.tokens.keys import self_signed, signed_by_ca
 
 ACCESS = (Access("repository", "example.com/app", ("push", "pull")),)
-
-# A fixed P-256 key and its libtrust key id, computed with openssl and coreutils, not with our code:
-#   openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary | head -c 30 | base32
-FIXED_KEY_PEM = b"""-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgrcY9dSSfQruYn5FH
-m+NBzgrLqb+mBWtIYYbIH6wAXOmhRANCAAS0UMGj4oGivdcqocBlC98WrYh5w8BL
-t3Wp01WLKi3t+g9eEXfltsGhnNe610fm1hApFcYPFB/WoeooZcc0JZo7
------END PRIVATE KEY-----
-"""
-FIXED_KEY_ID = "ZFDK:2RWR:BAW2:RW7I:IOYM:GTQW:B7E7:2TDM:LHHL:3X7E:ZDS4:D46O"
 
 
 def _b64url(text: str) -> bytes:
@@ -81,7 +68,7 @@ def test_an_es256_token_in_the_docker_format(ec_signer: TokenSigner) -> None:
     leaf = verify_with_x5c(minted.token)
     assert leaf == ec_signer.chain[0]
     assert header["alg"] == "ES256"
-    assert header["kid"] == key_id(leaf.public_key())
+    assert header["kid"] == libtrust_key_id(leaf.public_key())
     assert [base64.b64decode(c) for c in header["x5c"]] == [
         cert.public_bytes(serialization.Encoding.DER) for cert in ec_signer.chain
     ]
@@ -173,41 +160,3 @@ def test_the_lifetime_is_bounded(ec_signer: TokenSigner) -> None:
     for ttl in (0, 24 * 3600 + 1):
         with pytest.raises(ValueError, match="lifetime"):
             ec_signer.mint(issuer="i", service="s", subject="", access=(), ttl=ttl)
-
-
-# --- the libtrust key id ---------------------------------------------------------------------------------
-
-
-def test_libtrust_key_id_of_a_fixed_key() -> None:
-    key = serialization.load_pem_private_key(FIXED_KEY_PEM, password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    assert key_id(key.public_key()) == FIXED_KEY_ID
-
-
-def spelled_out_key_id(public_key: rsa.RSAPublicKey) -> str:
-    """The algorithm written out step by step: 240 bits of SHA-256 of the SPKI, base32, 4-char groups."""
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    bits = "".join(f"{byte:08b}" for byte in hashlib.sha256(der).digest())[:240]
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    characters = "".join(alphabet[int(bits[i : i + 5], 2)] for i in range(0, 240, 5))
-    return ":".join(characters[i : i + 4] for i in range(0, 48, 4))
-
-
-def test_libtrust_key_id_of_an_rsa_key_spelled_out() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kid = key_id(key.public_key())
-    assert kid == spelled_out_key_id(key.public_key())
-    assert len(kid.split(":")) == 12
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("base32") is None, reason="needs openssl")
-def test_libtrust_key_id_matches_openssl(tmp_path: Any) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    pipeline = "openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | head -c 30 | base32 -w0"
-    encoded = subprocess.run(
-        ["sh", "-c", pipeline], input=pem, capture_output=True, check=True, timeout=30
-    ).stdout.decode()
-    assert key_id(key.public_key()).replace(":", "") == encoded
