@@ -1,6 +1,6 @@
-"""A token service for development and small deployments: Docker registry v2 bearer tokens.
+"""A token service for development and small deployments: Docker registry v2 bearer tokens, for the scopes
+of ``notary.auth.access``.
 
-- ``scopes``: resource scopes (``repository:<gun>:push,pull``) as requested and as granted in a token;
 - ``grants``: the grants file, which maps users to scope patterns with ``*`` globs, and the intersection of
   a request with a user's grants;
 - ``users``: the htpasswd users file (bcrypt only) and constant-time password checks;

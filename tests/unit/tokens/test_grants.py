@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from notary.auth.access import CATALOG, Access, parse_scope, repository
 from notary.tokens.grants import Grants, GrantsFileError, granted
-from notary.tokens.scopes import Access, parse_scopes
 
 GRANTS = Grants.parse(
     """
@@ -19,78 +19,71 @@ GRANTS = Grants.parse(
 )
 
 
-def grant(user: str | None, *scopes: str) -> list[Access]:
-    return granted(parse_scopes(scopes), GRANTS.of(user))
+def grant(user: str | None, scope: str) -> tuple[Access, ...]:
+    return granted(parse_scope(scope), GRANTS.of(user))
 
 
 def test_a_glob_covers_nested_names_and_grants_what_was_asked() -> None:
-    assert grant("alice", "repository:docker.io/alice/a/b:push,pull") == [
-        Access("repository", "docker.io/alice/a/b", ("push", "pull"))
-    ]
+    assert grant("alice", "repository:docker.io/alice/a/b:push,pull") == repository(
+        "docker.io/alice/a/b", "push", "pull"
+    )
 
 
 def test_never_more_than_asked() -> None:
-    assert grant("alice", "repository:docker.io/alice/app:pull") == [
-        Access("repository", "docker.io/alice/app", ("pull",))
-    ]
+    assert grant("alice", "repository:docker.io/alice/app:pull") == repository("docker.io/alice/app", "pull")
 
 
 def test_never_more_than_granted() -> None:
-    assert grant("alice", "repository:docker.io/shared/app:push,pull") == [
-        Access("repository", "docker.io/shared/app", ("pull",))
-    ]
-    assert grant("alice", "repository:docker.io/bob/app:push,pull") == []
+    assert grant("alice", "repository:docker.io/shared/app:push,pull") == repository(
+        "docker.io/shared/app", "pull"
+    )
+    assert grant("alice", "repository:docker.io/bob/app:push,pull") == ()
 
 
 def test_grants_on_several_lines_add_up() -> None:
-    assert grant("alice", "repository:docker.io/team/app:push,pull") == [
-        Access("repository", "docker.io/team/app", ("push",))
-    ]
+    assert grant("alice", "repository:docker.io/team/app:push,pull") == repository(
+        "docker.io/team/app", "push"
+    )
 
 
 def test_a_glob_matches_the_whole_name_and_only_star_is_special() -> None:
     special = Grants.parse("u: repository:a.b/[x]?/*:pull")
-    assert granted(parse_scopes(["repository:a.b/[x]?/c:pull"]), special.of("u"))
-    assert not granted(parse_scopes(["repository:axb/x/c:pull"]), special.of("u"))
-    assert not granted(parse_scopes(["repository:prefix/docker.io/alice/x:pull"]), GRANTS.of("alice"))
+    assert granted(parse_scope("repository:a.b/[x]?/c:pull"), special.of("u"))
+    assert not granted(parse_scope("repository:axb/x/c:pull"), special.of("u"))
+    assert not granted(parse_scope("repository:prefix/docker.io/alice/x:pull"), GRANTS.of("alice"))
 
 
 def test_the_type_must_match() -> None:
-    assert grant("alice", "registry:docker.io/alice/x:pull") == []
+    assert grant("alice", "registry:docker.io/alice/x:pull") == ()
 
 
 def test_the_any_action_grant_covers_star_and_every_action() -> None:
-    assert grant("admin", "repository:x/y:*", "repository:z:push,pull", "registry:catalog:*") == [
-        Access("repository", "x/y", ("*",)),
-        Access("repository", "z", ("push", "pull")),
-        Access("registry", "catalog", ("*",)),
-    ]
+    assert grant("admin", "repository:x/y:* repository:z:push,pull registry:catalog:*") == (
+        *repository("x/y", "*"),
+        *repository("z", "push", "pull"),
+        CATALOG,
+    )
 
 
 def test_star_is_not_granted_by_push_and_pull() -> None:
-    assert grant("alice", "repository:docker.io/alice/app:*") == []
+    assert grant("alice", "repository:docker.io/alice/app:*") == ()
 
 
 def test_anonymous_requests_get_only_the_anonymous_grants() -> None:
-    assert grant(None, "repository:docker.io/public/x:push,pull") == [
-        Access("repository", "docker.io/public/x", ("pull",))
-    ]
-    assert grant(None, "repository:docker.io/library/x:pull") == []
-    assert grant(None, "repository:docker.io/alice/x:pull") == []
+    assert grant(None, "repository:docker.io/public/x:push,pull") == repository("docker.io/public/x", "pull")
+    assert grant(None, "repository:docker.io/library/x:pull") == ()
+    assert grant(None, "repository:docker.io/alice/x:pull") == ()
 
 
 def test_users_also_get_the_authenticated_and_anonymous_grants() -> None:
-    asked = ("repository:docker.io/library/x:pull", "repository:docker.io/public/x:pull")
-    expected = [
-        Access("repository", "docker.io/library/x", ("pull",)),
-        Access("repository", "docker.io/public/x", ("pull",)),
-    ]
-    assert grant("alice", *asked) == expected
-    assert grant("someone-without-own-grants", *asked) == expected
+    asked = "repository:docker.io/library/x:pull repository:docker.io/public/x:pull"
+    expected = (*repository("docker.io/library/x", "pull"), *repository("docker.io/public/x", "pull"))
+    assert grant("alice", asked) == expected
+    assert grant("someone-without-own-grants", asked) == expected
 
 
 def test_without_any_anonymous_entry_anonymous_gets_nothing() -> None:
-    assert granted(parse_scopes(["repository:a:pull"]), Grants.parse("u: repository:*:pull").of(None)) == []
+    assert granted(parse_scope("repository:a:pull"), Grants.parse("u: repository:*:pull").of(None)) == ()
 
 
 @pytest.mark.parametrize(

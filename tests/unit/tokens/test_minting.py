@@ -15,12 +15,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from notary.auth.access import Resource, repository
 from notary.auth.trust import libtrust_key_id
 from notary.tokens.minting import SigningKeyError, TokenSigner
-from notary.tokens.scopes import Access
 from tests.unit.tokens.keys import self_signed, signed_by_ca
 
-ACCESS = (Access("repository", "example.com/app", ("push", "pull")),)
+ACCESS = repository("example.com/app", "push", "pull")
 
 
 def _b64url(text: str) -> bytes:
@@ -86,7 +86,7 @@ def test_an_es256_token_in_the_docker_format(ec_signer: TokenSigner) -> None:
     assert isinstance(claims["aud"], str)
     assert minted.expires_in == 300
     assert minted.issued_at == now.replace(microsecond=0)
-    assert minted.access == ACCESS
+    assert minted.access == (Resource("repository", "example.com/app", ("push", "pull")),)
 
 
 def test_pyjwt_accepts_it_with_the_pinned_algorithm(ec_signer: TokenSigner) -> None:

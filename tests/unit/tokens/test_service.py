@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from notary.auth.access import Resource, repository
 from notary.errors import ConfigError
 from notary.settings import load_settings
 from notary.tokens.grants import ANONYMOUS
-from notary.tokens.scopes import Access
 from notary.tokens.service import TokenService
 from notary.tokens.users import hash_password
 from tests.unit.tokens.keys import self_signed
@@ -56,10 +56,10 @@ def test_loaded_from_files_relative_to_the_config(tmp_path: Path, files: dict[st
     assert service is not None
     assert (service.issuer, service.service, service.ttl) == ("test-issuer", "test-service", 120)
     assert service.users.authenticate("alice", b"pw")
-    minted = service.issue("alice", [Access("repository", "a/b", ("push", "pull", "*"))])
-    assert minted.access == (Access("repository", "a/b", ("push", "pull")),)
-    anonymous = service.issue(None, [Access("repository", "public/x", ("push", "pull"))])
-    assert anonymous.access == (Access("repository", "public/x", ("pull",)),)
+    minted = service.issue("alice", repository("a/b", "push", "pull", "*"))
+    assert minted.access == (Resource("repository", "a/b", ("push", "pull")),)
+    anonymous = service.issue(None, repository("public/x", "push", "pull"))
+    assert anonymous.access == (Resource("repository", "public/x", ("pull",)),)
 
 
 @pytest.mark.parametrize(
