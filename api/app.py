@@ -28,8 +28,8 @@ from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
 from api.resources.token import TokenResource
 from models.db import Database, sqlalchemy_url
+from notary.auth.service.token_service import TokenService
 from notary.settings import Settings, load_settings
-from notary.tokens.service import TokenService
 from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations

@@ -20,8 +20,8 @@ import falcon.asgi
 
 from api.errors import render
 from notary.auth.access import ScopeError, parse_scope, resources
+from notary.auth.service.token_service import TokenService
 from notary.errors import InvalidParametersError, UnauthorizedError
-from notary.tokens.service import TokenService
 from notary.tuf.timefmt import format_go_time
 
 log = logging.getLogger("notary.tokens")

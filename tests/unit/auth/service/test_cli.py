@@ -11,8 +11,8 @@ from pathlib import Path
 import jwt
 from cryptography import x509
 
+from notary.auth.service.users import Users
 from notary.auth.trust import libtrust_key_id
-from notary.tokens.users import Users
 
 SCRIPT = Path(sys.executable).with_name("notary-token")
 

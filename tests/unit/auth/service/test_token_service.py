@@ -10,12 +10,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from notary.auth.access import Resource, repository
+from notary.auth.service.grants import ANONYMOUS
+from notary.auth.service.token_service import TokenService
+from notary.auth.service.users import hash_password
 from notary.errors import ConfigError
 from notary.settings import load_settings
-from notary.tokens.grants import ANONYMOUS
-from notary.tokens.service import TokenService
-from notary.tokens.users import hash_password
-from tests.unit.tokens.keys import self_signed
+from tests.unit.auth.service.keys import self_signed
 
 
 @pytest.fixture

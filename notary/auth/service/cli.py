@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from notary.auth.access import ScopeError, parse_scope
-from notary.tokens.dev_cert import DEFAULT_COMMON_NAME, DEFAULT_DAYS, make_dev_certificate
-from notary.tokens.minting import MAX_TTL, SigningKeyError, TokenSigner
-from notary.tokens.users import DEFAULT_COST, PasswordError, UsersFileError, hash_password, with_entry
+from notary.auth.service.dev_cert import DEFAULT_COMMON_NAME, DEFAULT_DAYS, make_dev_certificate
+from notary.auth.service.minting import MAX_TTL, SigningKeyError, TokenSigner
+from notary.auth.service.users import DEFAULT_COST, PasswordError, UsersFileError, hash_password, with_entry
 
 PROG = "notary-token"
 COMMANDS = ("mint", "passwd", "dev-cert")

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from notary.auth.access import Access
+from notary.auth.service.grants import Grants, GrantsFileError, granted
+from notary.auth.service.minting import (
+    MintedToken,
+    SigningKeyError,
+    TokenSigner,
+    load_chain,
+    load_signing_key,
+)
+from notary.auth.service.users import Users, UsersFileError
 from notary.errors import ConfigError
 from notary.settings import Settings
-from notary.tokens.grants import Grants, GrantsFileError, granted
-from notary.tokens.minting import MintedToken, SigningKeyError, TokenSigner, load_chain, load_signing_key
-from notary.tokens.users import Users, UsersFileError
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from notary.auth.access import Resource, repository
+from notary.auth.service.minting import SigningKeyError, TokenSigner
 from notary.auth.trust import libtrust_key_id
-from notary.tokens.minting import SigningKeyError, TokenSigner
-from tests.unit.tokens.keys import self_signed, signed_by_ca
+from tests.unit.auth.service.keys import self_signed, signed_by_ca
 
 ACCESS = repository("example.com/app", "push", "pull")
 

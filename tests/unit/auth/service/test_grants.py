@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notary.auth.access import CATALOG, Access, parse_scope, repository
-from notary.tokens.grants import Grants, GrantsFileError, granted
+from notary.auth.service.grants import Grants, GrantsFileError, granted
 
 GRANTS = Grants.parse(
     """
