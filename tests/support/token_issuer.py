@@ -66,6 +66,12 @@ def pem(*certificates: x509.Certificate) -> bytes:
     return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certificates)
 
 
+def key_pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def x5c(*certificates: x509.Certificate) -> list[str]:
     return [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode() for cert in certificates]
 

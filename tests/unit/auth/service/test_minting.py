@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from notary.auth.access import Resource, repository
 from notary.auth.service.minting import SigningKeyError, TokenSigner
 from notary.auth.trust import libtrust_key_id
-from tests.unit.auth.service.keys import self_signed, signed_by_ca
+from tests.support.token_issuer import TokenIssuer, certificate, ec_key, key_pem, pem
 
 ACCESS = repository("example.com/app", "push", "pull")
 
@@ -56,8 +56,8 @@ def verify_with_x5c(token: str) -> x509.Certificate:
 
 @pytest.fixture(scope="module")
 def ec_signer() -> TokenSigner:
-    chain = signed_by_ca(ec.generate_private_key(ec.SECP256R1()))
-    return TokenSigner.from_pem(chain.key_pem, chain.chain_pem)
+    issued = TokenIssuer()  # its signing certificate is issued by an intermediate CA
+    return TokenSigner.from_pem(key_pem(issued.signing_key), pem(issued.leaf, issued.intermediate))
 
 
 def test_an_es256_token_in_the_docker_format(ec_signer: TokenSigner) -> None:
@@ -114,14 +114,15 @@ def test_each_token_has_its_own_jti(ec_signer: TokenSigner) -> None:
 
 
 def test_an_rs256_token_from_an_rsa_key() -> None:
-    chain = self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    signer = TokenSigner.from_pem(chain.key_pem, chain.chain_pem)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = certificate("test token signer", key)
+    signer = TokenSigner.from_pem(key_pem(key), pem(leaf))
     token = signer.mint(issuer="i", service="s", subject="bob", access=ACCESS, ttl=60).token
     header, _, _, _ = parts(token)
     assert header["alg"] == "RS256"
     assert len(header["x5c"]) == 1
     verify_with_x5c(token)
-    jwt.decode(token, chain.certificates[0].public_key(), algorithms=["RS256"], audience="s", issuer="i")
+    jwt.decode(token, leaf.public_key(), algorithms=["RS256"], audience="s", issuer="i")
 
 
 def test_a_tampered_token_fails_the_independent_check(ec_signer: TokenSigner) -> None:
@@ -140,20 +141,20 @@ def test_a_tampered_token_fails_the_independent_check(ec_signer: TokenSigner) ->
     ],
 )
 def test_keys_outside_es256_and_rs256_are_refused(make_key: Any, problem: str) -> None:
-    chain = self_signed(make_key())
+    key = make_key()
     with pytest.raises(SigningKeyError, match=problem):
-        TokenSigner.from_pem(chain.key_pem, chain.chain_pem)
+        TokenSigner.from_pem(key_pem(key), pem(certificate("test token signer", key)))
 
 
 def test_the_certificate_must_be_the_keys() -> None:
-    key = self_signed(ec.generate_private_key(ec.SECP256R1()))
-    other = self_signed(ec.generate_private_key(ec.SECP256R1()))
+    key = ec_key()
+    chain = pem(certificate("test token signer", key))
     with pytest.raises(SigningKeyError, match="not the signing key's"):
-        TokenSigner.from_pem(key.key_pem, other.chain_pem)
+        TokenSigner.from_pem(key_pem(key), pem(certificate("another signer", ec_key())))
     with pytest.raises(SigningKeyError, match="certificate chain"):
-        TokenSigner.from_pem(key.key_pem, b"")
+        TokenSigner.from_pem(key_pem(key), b"")
     with pytest.raises(SigningKeyError, match="private key"):
-        TokenSigner.from_pem(key.chain_pem, key.chain_pem)
+        TokenSigner.from_pem(chain, chain)
 
 
 def test_the_lifetime_is_bounded(ec_signer: TokenSigner) -> None:
