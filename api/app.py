@@ -33,9 +33,9 @@ from api.resources.token import TokenResource
 from api.signer_presence import SignerPresence
 from api.verification import Verifier
 from models.db import Database, sqlalchemy_url
+from notary.auth.service.token_service import TokenService
 from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
-from notary.tokens.service import TokenService
 from workers.runtime import CONFIG_ENV, redis_options, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from api.auth import load_bundle, token_auth_enabled
+from notary.auth.service.token_service import TokenService
 from notary.broker_auth import check_broker_auth
 from notary.errors import ConfigError
 from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
-from notary.tokens.service import TokenService
 from workers.cli import refuse_signer_keks
 
 CONFIG_ENV = "NOTARY_CONFIG_FILE"

@@ -19,12 +19,12 @@ import falcon
 import falcon.asgi
 
 from api.errors import render
+from notary.auth.access import ScopeError, parse_scope, resources
+from notary.auth.service.token_service import TokenService
 from notary.errors import InvalidParametersError, UnauthorizedError
-from notary.tokens.scopes import ScopeError, parse_scopes
-from notary.tokens.service import TokenService
 from notary.tuf.timefmt import format_go_time
 
-log = logging.getLogger("notary.tokens")
+log = logging.getLogger("notary.auth")
 MAX_QUERY_BYTES = 8192
 MAX_SCOPES = 32
 BASIC_CHALLENGE = 'Basic realm="Notary token service", charset="UTF-8"'
@@ -61,10 +61,10 @@ class TokenResource:
         if service != [self.service.service]:
             raise InvalidParametersError({"service": f"must be {self.service.service!r}"})
         try:
-            requested = parse_scopes(value for name, value in params if name == "scope")
+            requested = parse_scope(" ".join(value for name, value in params if name == "scope"))
         except ScopeError as bad:
             raise InvalidParametersError({"scope": str(bad)}) from None
-        if len(requested) > MAX_SCOPES:
+        if len(resources(requested)) > MAX_SCOPES:
             raise InvalidParametersError({"scope": f"at most {MAX_SCOPES} resources per token"})
 
         account = next((value for name, value in params if name == "account"), None)

@@ -3,17 +3,24 @@
 An access is one action on one resource: ``repository:<gun>:pull``, ``registry:catalog:*``. A scope string
 names several, actions of one resource comma-joined and resources space-joined:
 ``repository:example.com/app:push,pull registry:catalog:*``. GUNs may contain ``:`` (``host:5000/app``),
-so a resource's type ends at its first colon and its actions start after its last one.
+so a resource's type ends at its first colon and its actions start after its last one. ``*`` as an action
+means every action, as notary uses it for deletes and key rotation. A token's ``access`` claim lists
+resources, each with its actions (``Resource``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 WILDCARD = "*"
 REPOSITORY = "repository"
+MAX_NAME_LENGTH = 255  # notary's GUN column is varchar(255)
+_TYPE = re.compile(r"[a-z0-9]+")
+_ACTION = re.compile(r"[a-z]+|\*")
+_NAME = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,21 @@ class Access:
     def to_detail(self) -> dict[str, str]:
         """docker/distribution's ``auth.Access`` as JSON, the ``detail`` of notary's 401."""
         return {"Type": self.type, "Class": "", "Name": self.name, "Action": self.action}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource and its actions: an item of a scope string, an entry of a token's ``access`` claim."""
+
+    type: str
+    name: str
+    actions: tuple[str, ...]
+
+    def to_claim(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "actions": list(self.actions)}
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.name}:{','.join(self.actions)}"
 
 
 CATALOG = Access("registry", "catalog", WILDCARD)
@@ -40,32 +62,41 @@ def repository(gun: str, *actions: str) -> tuple[Access, ...]:
 
 
 class ScopeError(ValueError):
-    pass
+    """A scope that does not read as ``type:name:actions``."""
 
 
 def parse_scope(scope: str) -> tuple[Access, ...]:
     """Every access named by a scope string, in order, without repeats."""
     found: dict[Access, None] = {}
-    for resource in scope.split():
-        type_, sep, rest = resource.partition(":")
-        name, sep2, actions = rest.rpartition(":")
-        if not (type_ and sep and sep2 and name and actions):
-            raise ScopeError(f"a scope is type:name:actions, not {resource!r}")
-        for action in actions.split(","):
-            if not action:
-                raise ScopeError(f"empty action in {resource!r}")
-            found[Access(type_, name, action)] = None
+    for item in scope.split():
+        found.update(dict.fromkeys(_parse_item(item)))
     return tuple(found)
 
 
-def format_scope(accesses: Iterable[Access]) -> str:
-    """The scope string of ``accesses``: one resource per distinct (type, name), in first-seen order."""
-    actions: dict[tuple[str, str], list[str]] = {}
+def _parse_item(text: str) -> tuple[Access, ...]:
+    type_, sep, rest = text.partition(":")
+    name, sep2, actions_text = rest.rpartition(":")
+    actions = actions_text.split(",")
+    if not (sep and sep2) or not _TYPE.fullmatch(type_):
+        raise ScopeError(f"scope {text!r} is not type:name:actions")
+    if not _NAME.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+        raise ScopeError(f"scope {text!r} needs a name of 1-{MAX_NAME_LENGTH} non-blank characters")
+    if not all(_ACTION.fullmatch(action) for action in actions):
+        raise ScopeError(f"scope {text!r} has an empty or malformed action")
+    return tuple(Access(type_, name, action) for action in actions)
+
+
+def resources(accesses: Iterable[Access]) -> tuple[Resource, ...]:
+    """One entry per distinct (type, name) in first-seen order, each with its actions in first-seen order."""
+    actions: dict[tuple[str, str], dict[str, None]] = {}
     for access in accesses:
-        listed = actions.setdefault((access.type, access.name), [])
-        if access.action not in listed:
-            listed.append(access.action)
-    return " ".join(f"{type_}:{name}:{','.join(acts)}" for (type_, name), acts in actions.items())
+        actions.setdefault((access.type, access.name), {})[access.action] = None
+    return tuple(Resource(type_, name, tuple(acts)) for (type_, name), acts in actions.items())
+
+
+def format_scope(accesses: Iterable[Access]) -> str:
+    """The scope string of ``accesses``: one item per distinct (type, name), in first-seen order."""
+    return " ".join(str(resource) for resource in resources(accesses))
 
 
 def details(accesses: Iterable[Access]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from notary.auth.access import format_scope, parse_scope
+from notary.auth.access import format_scope, parse_scope, resources
 
 ISSUER = "test-token-issuer"
 SERVICE = "notary-test"
@@ -64,6 +64,12 @@ def ec_key(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
 
 def pem(*certificates: x509.Certificate) -> bytes:
     return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certificates)
+
+
+def key_pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def x5c(*certificates: x509.Certificate) -> list[str]:
@@ -136,10 +142,7 @@ class TokenIssuer:
 
 def grants(scope: str) -> list[dict[str, Any]]:
     """The ``access`` claim granting a scope string's accesses."""
-    by_resource: dict[tuple[str, str], list[str]] = {}
-    for access in parse_scope(scope):
-        by_resource.setdefault((access.type, access.name), []).append(access.action)
-    return [{"type": t, "name": n, "actions": actions} for (t, n), actions in by_resource.items()]
+    return [resource.to_claim() for resource in resources(parse_scope(scope))]
 
 
 class TokenServer:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from notary.tokens.dev_cert import make_dev_certificate
-from notary.tokens.users import hash_password
+from notary.auth.service.dev_cert import make_dev_certificate
+from notary.auth.service.users import hash_password
 
 
 def token_service_files(root: Path, users: Mapping[str, str], grants: str) -> dict[str, Any]:

@@ -11,11 +11,13 @@ from notary.auth.access import (
     CATALOG,
     VERIFY,
     Access,
+    Resource,
     ScopeError,
     format_scope,
     parse_scope,
     repository,
     required_accesses,
+    resources,
 )
 
 HEX = "ab" * 32
@@ -37,22 +39,42 @@ def test_a_gun_with_a_port_keeps_its_colon() -> None:
 
 def test_parse_drops_repeats() -> None:
     assert parse_scope("repository:a:pull repository:a:pull,push") == repository("a", "pull", "push")
+    assert parse_scope("repository:a:pull,push,pull") == repository("a", "pull", "push")
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "problem"),
     [
-        "repository",
-        "repository:app",
-        "repository::pull",
-        ":app:pull",
-        "repository:app:",
-        "repository:app:pull,",
+        ("repository", "is not type:name:actions"),
+        ("repository:app", "is not type:name:actions"),
+        (":app:pull", "is not type:name:actions"),
+        ("Repository:a:pull", "is not type:name:actions"),
+        ("repository(plugin):a:pull", "is not type:name:actions"),
+        ("repository::pull", "needs a name of 1-255"),
+        ("repository:" + "a" * 256 + ":pull", "needs a name of 1-255"),
+        ("repository:app:", "empty or malformed action"),
+        ("repository:app:pull,", "empty or malformed action"),
+        ("repository:a:PULL", "empty or malformed action"),
     ],
 )
-def test_malformed_scopes_are_refused(bad: str) -> None:
-    with pytest.raises(ScopeError):
-        parse_scope(bad)
+def test_malformed_scopes_are_refused(bad: str, problem: str) -> None:
+    with pytest.raises(ScopeError, match=problem):
+        parse_scope(f"registry:catalog:* {bad}")
+
+
+def test_resources_group_actions_per_resource_in_first_seen_order() -> None:
+    accesses = parse_scope("repository:a:pull registry:catalog:* repository:a:push repository:b:pull")
+    assert resources(accesses) == (
+        Resource("repository", "a", ("pull", "push")),
+        Resource("registry", "catalog", ("*",)),
+        Resource("repository", "b", ("pull",)),
+    )
+
+
+def test_a_resources_claim_and_scope_forms() -> None:
+    (resource,) = resources(repository("host:5000/a", "push", "pull"))
+    assert resource.to_claim() == {"type": "repository", "name": "host:5000/a", "actions": ["push", "pull"]}
+    assert str(resource) == "repository:host:5000/a:push,pull"
 
 
 def test_format_groups_actions_per_resource_in_order() -> None:

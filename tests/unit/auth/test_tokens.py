@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,15 +183,6 @@ def test_a_sha1_signed_certificate_is_refused(issuer: TokenIssuer, policy: Token
     sha1_leaf = resign(leaf, rsa_ca_key, "sha1_rsa", swap_validity=False)
     assert verify(issuer.mint(PULL, key=leaf_key, header={"x5c": x5c(leaf, rsa_ca)}), policy)
     refused(issuer.mint(PULL, key=leaf_key, header={"x5c": x5c(sha1_leaf, rsa_ca)}), policy, "SHA-1")
-
-
-def test_libtrust_key_id_format(issuer: TokenIssuer) -> None:
-    key_id = libtrust_key_id(issuer.root_key.public_key())
-    assert re.fullmatch(r"([A-Z2-7]{4}:){11}[A-Z2-7]{4}", key_id)
-    der = issuer.root_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    assert key_id.replace(":", "") == base64.b32encode(hashlib.sha256(der).digest()[:30]).decode()
 
 
 def test_kid_of_a_bundle_key_is_trusted_and_any_other_is_not() -> None:

@@ -19,16 +19,15 @@ A token never carries more than was both asked for and granted: see ``granted``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from notary.tokens.scopes import Access, ScopeError, merged, parse_resource_scope
+from notary.auth.access import WILDCARD, Access, ScopeError, parse_scope
 
 ANONYMOUS = "@anonymous"
 AUTHENTICATED = "@authenticated"
 RESERVED_PREFIX = "@"
-ANY_ACTION = "*"
 
 
 class GrantsFileError(ValueError):
@@ -37,19 +36,21 @@ class GrantsFileError(ValueError):
 
 @dataclass(frozen=True)
 class Grant:
-    type: str
-    name_pattern: str
-    actions: frozenset[str]
+    """An access whose name is a pattern and whose action may be ``*``, as written in the grants file."""
+
+    pattern: Access
 
     @cached_property
     def _name_regex(self) -> re.Pattern[str]:
-        return re.compile(".*".join(re.escape(part) for part in self.name_pattern.split("*")), re.DOTALL)
+        parts = self.pattern.name.split("*")
+        return re.compile(".*".join(re.escape(part) for part in parts), re.DOTALL)
 
-    def covers(self, resource_type: str, name: str) -> bool:
-        return resource_type == self.type and self._name_regex.fullmatch(name) is not None
-
-    def allows(self, action: str) -> bool:
-        return ANY_ACTION in self.actions or action in self.actions
+    def allows(self, access: Access) -> bool:
+        return (
+            access.type == self.pattern.type
+            and self.pattern.action in (WILDCARD, access.action)
+            and self._name_regex.fullmatch(access.name) is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,12 @@ class Grants:
             if subject.startswith(RESERVED_PREFIX) and subject not in (ANONYMOUS, AUTHENTICATED):
                 raise GrantsFileError(f"line {number}: unknown subject {subject!r}")
             try:
-                patterns = [parse_resource_scope(part) for part in scopes.split()]
+                patterns = parse_scope(scopes)
             except ScopeError as bad:
                 raise GrantsFileError(f"line {number}: {bad}") from None
             if not patterns:
                 raise GrantsFileError(f"line {number}: {subject!r} has no scope")
-            by_subject.setdefault(subject, []).extend(
-                Grant(p.type, p.name, frozenset(p.actions)) for p in patterns
-            )
+            by_subject.setdefault(subject, []).extend(Grant(pattern) for pattern in patterns)
         return cls({subject: tuple(grants) for subject, grants in by_subject.items()})
 
     def of(self, user: str | None) -> tuple[Grant, ...]:
@@ -86,13 +85,6 @@ class Grants:
         return tuple(grant for subject in subjects for grant in self.by_subject.get(subject, ()))
 
 
-def granted(requested: Sequence[Access], grants: Sequence[Grant]) -> list[Access]:
-    """The intersection of the request and the grants: each requested action that some grant covering the
-    resource allows. Resources left with no action are dropped."""
-    result = []
-    for access in merged(requested):
-        covering = [grant for grant in grants if grant.covers(access.type, access.name)]
-        actions = tuple(a for a in access.actions if any(grant.allows(a) for grant in covering))
-        if actions:
-            result.append(Access(access.type, access.name, actions))
-    return result
+def granted(requested: Iterable[Access], grants: Sequence[Grant]) -> tuple[Access, ...]:
+    """The intersection of the request and the grants: each requested access that some grant allows."""
+    return tuple(access for access in requested if any(grant.allows(access) for grant in grants))

@@ -4,10 +4,7 @@ signature with the x5c certificate's key through ``cryptography``."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,22 +15,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from notary.tokens.libtrust import key_id
-from notary.tokens.minting import SigningKeyError, TokenSigner
-from notary.tokens.scopes import Access
-from tests.unit.tokens.keys import self_signed, signed_by_ca
+from notary.auth.access import Resource, repository
+from notary.auth.service.minting import SigningKeyError, TokenSigner
+from notary.auth.trust import libtrust_key_id
+from tests.support.token_issuer import TokenIssuer, certificate, ec_key, key_pem, pem
 
-ACCESS = (Access("repository", "example.com/app", ("push", "pull")),)
-
-# A fixed P-256 key and its libtrust key id, computed with openssl and coreutils, not with our code:
-#   openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary | head -c 30 | base32
-FIXED_KEY_PEM = b"""-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgrcY9dSSfQruYn5FH
-m+NBzgrLqb+mBWtIYYbIH6wAXOmhRANCAAS0UMGj4oGivdcqocBlC98WrYh5w8BL
-t3Wp01WLKi3t+g9eEXfltsGhnNe610fm1hApFcYPFB/WoeooZcc0JZo7
------END PRIVATE KEY-----
-"""
-FIXED_KEY_ID = "ZFDK:2RWR:BAW2:RW7I:IOYM:GTQW:B7E7:2TDM:LHHL:3X7E:ZDS4:D46O"
+ACCESS = repository("example.com/app", "push", "pull")
 
 
 def _b64url(text: str) -> bytes:
@@ -69,8 +56,8 @@ def verify_with_x5c(token: str) -> x509.Certificate:
 
 @pytest.fixture(scope="module")
 def ec_signer() -> TokenSigner:
-    chain = signed_by_ca(ec.generate_private_key(ec.SECP256R1()))
-    return TokenSigner.from_pem(chain.key_pem, chain.chain_pem)
+    issued = TokenIssuer()  # its signing certificate is issued by an intermediate CA
+    return TokenSigner.from_pem(key_pem(issued.signing_key), pem(issued.leaf, issued.intermediate))
 
 
 def test_an_es256_token_in_the_docker_format(ec_signer: TokenSigner) -> None:
@@ -81,7 +68,7 @@ def test_an_es256_token_in_the_docker_format(ec_signer: TokenSigner) -> None:
     leaf = verify_with_x5c(minted.token)
     assert leaf == ec_signer.chain[0]
     assert header["alg"] == "ES256"
-    assert header["kid"] == key_id(leaf.public_key())
+    assert header["kid"] == libtrust_key_id(leaf.public_key())
     assert [base64.b64decode(c) for c in header["x5c"]] == [
         cert.public_bytes(serialization.Encoding.DER) for cert in ec_signer.chain
     ]
@@ -99,7 +86,7 @@ def test_an_es256_token_in_the_docker_format(ec_signer: TokenSigner) -> None:
     assert isinstance(claims["aud"], str)
     assert minted.expires_in == 300
     assert minted.issued_at == now.replace(microsecond=0)
-    assert minted.access == ACCESS
+    assert minted.access == (Resource("repository", "example.com/app", ("push", "pull")),)
 
 
 def test_pyjwt_accepts_it_with_the_pinned_algorithm(ec_signer: TokenSigner) -> None:
@@ -127,14 +114,15 @@ def test_each_token_has_its_own_jti(ec_signer: TokenSigner) -> None:
 
 
 def test_an_rs256_token_from_an_rsa_key() -> None:
-    chain = self_signed(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    signer = TokenSigner.from_pem(chain.key_pem, chain.chain_pem)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = certificate("test token signer", key)
+    signer = TokenSigner.from_pem(key_pem(key), pem(leaf))
     token = signer.mint(issuer="i", service="s", subject="bob", access=ACCESS, ttl=60).token
     header, _, _, _ = parts(token)
     assert header["alg"] == "RS256"
     assert len(header["x5c"]) == 1
     verify_with_x5c(token)
-    jwt.decode(token, chain.certificates[0].public_key(), algorithms=["RS256"], audience="s", issuer="i")
+    jwt.decode(token, leaf.public_key(), algorithms=["RS256"], audience="s", issuer="i")
 
 
 def test_a_tampered_token_fails_the_independent_check(ec_signer: TokenSigner) -> None:
@@ -153,61 +141,23 @@ def test_a_tampered_token_fails_the_independent_check(ec_signer: TokenSigner) ->
     ],
 )
 def test_keys_outside_es256_and_rs256_are_refused(make_key: Any, problem: str) -> None:
-    chain = self_signed(make_key())
+    key = make_key()
     with pytest.raises(SigningKeyError, match=problem):
-        TokenSigner.from_pem(chain.key_pem, chain.chain_pem)
+        TokenSigner.from_pem(key_pem(key), pem(certificate("test token signer", key)))
 
 
 def test_the_certificate_must_be_the_keys() -> None:
-    key = self_signed(ec.generate_private_key(ec.SECP256R1()))
-    other = self_signed(ec.generate_private_key(ec.SECP256R1()))
+    key = ec_key()
+    chain = pem(certificate("test token signer", key))
     with pytest.raises(SigningKeyError, match="not the signing key's"):
-        TokenSigner.from_pem(key.key_pem, other.chain_pem)
+        TokenSigner.from_pem(key_pem(key), pem(certificate("another signer", ec_key())))
     with pytest.raises(SigningKeyError, match="certificate chain"):
-        TokenSigner.from_pem(key.key_pem, b"")
+        TokenSigner.from_pem(key_pem(key), b"")
     with pytest.raises(SigningKeyError, match="private key"):
-        TokenSigner.from_pem(key.chain_pem, key.chain_pem)
+        TokenSigner.from_pem(chain, chain)
 
 
 def test_the_lifetime_is_bounded(ec_signer: TokenSigner) -> None:
     for ttl in (0, 24 * 3600 + 1):
         with pytest.raises(ValueError, match="lifetime"):
             ec_signer.mint(issuer="i", service="s", subject="", access=(), ttl=ttl)
-
-
-# --- the libtrust key id ---------------------------------------------------------------------------------
-
-
-def test_libtrust_key_id_of_a_fixed_key() -> None:
-    key = serialization.load_pem_private_key(FIXED_KEY_PEM, password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    assert key_id(key.public_key()) == FIXED_KEY_ID
-
-
-def spelled_out_key_id(public_key: rsa.RSAPublicKey) -> str:
-    """The algorithm written out step by step: 240 bits of SHA-256 of the SPKI, base32, 4-char groups."""
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    bits = "".join(f"{byte:08b}" for byte in hashlib.sha256(der).digest())[:240]
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    characters = "".join(alphabet[int(bits[i : i + 5], 2)] for i in range(0, 240, 5))
-    return ":".join(characters[i : i + 4] for i in range(0, 48, 4))
-
-
-def test_libtrust_key_id_of_an_rsa_key_spelled_out() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kid = key_id(key.public_key())
-    assert kid == spelled_out_key_id(key.public_key())
-    assert len(kid.split(":")) == 12
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("base32") is None, reason="needs openssl")
-def test_libtrust_key_id_matches_openssl(tmp_path: Any) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    pipeline = "openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | head -c 30 | base32 -w0"
-    encoded = subprocess.run(
-        ["sh", "-c", pipeline], input=pem, capture_output=True, check=True, timeout=30
-    ).stdout.decode()
-    assert key_id(key.public_key()).replace(":", "") == encoded

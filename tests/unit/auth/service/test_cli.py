@@ -11,8 +11,8 @@ from pathlib import Path
 import jwt
 from cryptography import x509
 
-from notary.tokens.libtrust import key_id
-from notary.tokens.users import Users
+from notary.auth.service.users import Users
+from notary.auth.trust import libtrust_key_id
 
 SCRIPT = Path(sys.executable).with_name("notary-token")
 
@@ -51,7 +51,7 @@ def test_dev_cert_then_mint_a_token_the_certificate_verifies(tmp_path: Path) -> 
     assert result.stdout == token + "\n"
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "ES256"
-    assert header["kid"] == key_id(certificate.public_key())
+    assert header["kid"] == libtrust_key_id(certificate.public_key())
     assert x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0])) == certificate
     claims = jwt.decode(
         token, certificate.public_key(), algorithms=["ES256"], audience="dev-service", issuer="dev-issuer"

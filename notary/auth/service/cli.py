@@ -19,10 +19,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from notary.tokens.dev_cert import DEFAULT_COMMON_NAME, DEFAULT_DAYS, make_dev_certificate
-from notary.tokens.minting import MAX_TTL, SigningKeyError, TokenSigner
-from notary.tokens.scopes import ScopeError, parse_scopes
-from notary.tokens.users import DEFAULT_COST, PasswordError, UsersFileError, hash_password, with_entry
+from notary.auth.access import ScopeError, parse_scope
+from notary.auth.service.dev_cert import DEFAULT_COMMON_NAME, DEFAULT_DAYS, make_dev_certificate
+from notary.auth.service.minting import MAX_TTL, SigningKeyError, TokenSigner
+from notary.auth.service.users import DEFAULT_COST, PasswordError, UsersFileError, hash_password, with_entry
 
 PROG = "notary-token"
 COMMANDS = ("mint", "passwd", "dev-cert")
@@ -83,7 +83,7 @@ def _mint(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not 0 < args.ttl <= MAX_TTL:
         parser.error(f"-ttl must be between 1 and {MAX_TTL} seconds")
     try:
-        access = parse_scopes(args.scope)
+        access = parse_scope(" ".join(args.scope))
     except ScopeError as bad:
         parser.error(str(bad))
     try:

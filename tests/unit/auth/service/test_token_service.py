@@ -7,23 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
+from notary.auth.access import Resource, repository
+from notary.auth.service.dev_cert import make_dev_certificate
+from notary.auth.service.grants import ANONYMOUS
+from notary.auth.service.token_service import TokenService
+from notary.auth.service.users import hash_password
 from notary.errors import ConfigError
 from notary.settings import load_settings
-from notary.tokens.grants import ANONYMOUS
-from notary.tokens.scopes import Access
-from notary.tokens.service import TokenService
-from notary.tokens.users import hash_password
-from tests.unit.tokens.keys import self_signed
 
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    chain = self_signed(ec.generate_private_key(ec.SECP256R1()))
+    made = make_dev_certificate()
     paths = {name: tmp_path / name for name in ("token.key", "token.crt", "users", "grants")}
-    paths["token.key"].write_bytes(chain.key_pem)
-    paths["token.crt"].write_bytes(chain.chain_pem)
+    paths["token.key"].write_bytes(made.key_pem)
+    paths["token.crt"].write_bytes(made.cert_pem)
     paths["users"].write_text(f"alice:{hash_password(b'pw', cost=4)}\n")
     paths["grants"].write_text(f"alice: repository:a/*:push,pull\n{ANONYMOUS}: repository:public/*:pull\n")
     return paths
@@ -56,10 +55,10 @@ def test_loaded_from_files_relative_to_the_config(tmp_path: Path, files: dict[st
     assert service is not None
     assert (service.issuer, service.service, service.ttl) == ("test-issuer", "test-service", 120)
     assert service.users.authenticate("alice", b"pw")
-    minted = service.issue("alice", [Access("repository", "a/b", ("push", "pull", "*"))])
-    assert minted.access == (Access("repository", "a/b", ("push", "pull")),)
-    anonymous = service.issue(None, [Access("repository", "public/x", ("push", "pull"))])
-    assert anonymous.access == (Access("repository", "public/x", ("pull",)),)
+    minted = service.issue("alice", repository("a/b", "push", "pull", "*"))
+    assert minted.access == (Resource("repository", "a/b", ("push", "pull")),)
+    anonymous = service.issue(None, repository("public/x", "push", "pull"))
+    assert anonymous.access == (Resource("repository", "public/x", ("pull",)),)
 
 
 @pytest.mark.parametrize(

@@ -6,17 +6,23 @@ Any problem with them is a ``ConfigError`` naming the option, so the server refu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from notary.auth.access import Access
+from notary.auth.service.grants import Grants, GrantsFileError, granted
+from notary.auth.service.minting import (
+    MintedToken,
+    SigningKeyError,
+    TokenSigner,
+    load_chain,
+    load_signing_key,
+)
+from notary.auth.service.users import Users, UsersFileError
 from notary.errors import ConfigError
 from notary.settings import Settings
-from notary.tokens.grants import Grants, GrantsFileError, granted
-from notary.tokens.minting import MintedToken, SigningKeyError, TokenSigner, load_chain, load_signing_key
-from notary.tokens.scopes import Access
-from notary.tokens.users import Users, UsersFileError
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class TokenService:
             ttl=settings["token_service.ttl"],
         )
 
-    def issue(self, user: str | None, requested: Sequence[Access]) -> MintedToken:
+    def issue(self, user: str | None, requested: Iterable[Access]) -> MintedToken:
         """A token for ``user`` (None: anonymous) with what was both requested and granted."""
         access = granted(requested, self.grants.of(user))
         return self.signer.mint(

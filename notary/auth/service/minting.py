@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from notary.tokens.libtrust import key_id
-from notary.tokens.scopes import Access
+from notary.auth.access import Access, Resource, resources
+from notary.auth.trust import libtrust_key_id
 
 MIN_RSA_BITS = 2048
 MAX_TTL = 24 * 3600
@@ -36,7 +36,7 @@ class SigningKeyError(ValueError):
 @dataclass(frozen=True)
 class MintedToken:
     token: str
-    access: tuple[Access, ...]
+    access: tuple[Resource, ...]  # the token's access claim
     issued_at: datetime
     expires_in: int
 
@@ -91,7 +91,7 @@ class TokenSigner:
 
     @property
     def key_id(self) -> str:
-        return key_id(self.private_key.public_key())
+        return libtrust_key_id(self.private_key.public_key())
 
     def mint(
         self,
@@ -99,13 +99,14 @@ class TokenSigner:
         issuer: str,
         service: str,
         subject: str,
-        access: Sequence[Access],
+        access: Iterable[Access],
         ttl: int,
         now: datetime | None = None,
     ) -> MintedToken:
         if not 0 < ttl <= MAX_TTL:
             raise ValueError(f"the token lifetime must be between 1 and {MAX_TTL} seconds")
         issued_at = (now or datetime.now(UTC)).replace(microsecond=0)
+        granted = resources(access)
         claims = {
             "iss": issuer,
             "sub": subject,
@@ -114,7 +115,7 @@ class TokenSigner:
             "nbf": issued_at,
             "iat": issued_at,
             "jti": secrets.token_hex(16),
-            "access": [entry.to_claim() for entry in access],
+            "access": [resource.to_claim() for resource in granted],
         }
         headers = {
             "kid": self.key_id,
@@ -124,4 +125,4 @@ class TokenSigner:
             ],
         }
         token = jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers=headers)
-        return MintedToken(token, tuple(access), issued_at, ttl)
+        return MintedToken(token, granted, issued_at, ttl)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import bcrypt
 
-from notary.tokens.grants import RESERVED_PREFIX
+from notary.auth.service.grants import RESERVED_PREFIX
 
 DEFAULT_COST = 12
 MIN_COST, MAX_COST = 4, 31

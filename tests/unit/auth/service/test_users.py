@@ -5,7 +5,7 @@ from __future__ import annotations
 import bcrypt
 import pytest
 
-from notary.tokens.users import (
+from notary.auth.service.users import (
     MAX_PASSWORD_BYTES,
     PasswordError,
     Users,
