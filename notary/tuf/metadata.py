@@ -126,10 +126,14 @@ def serialize(signed: dict[str, Any], signatures: list[Signature]) -> bytes:
     entries = [
         {"keyid": s.keyid, "method": s.method, "sig": base64.b64encode(s.sig).decode()} for s in signatures
     ]
-    return (
-        b'{"signed":'
-        + encode_canonical(signed)
-        + b',"signatures":'
-        + json.dumps(entries, separators=(",", ":")).encode()
-        + b"}"
-    )
+    return file_bytes({"signed": signed, "signatures": entries})
+
+
+def file_bytes(document: dict[str, Any]) -> bytes:
+    """A signed document in the byte form the Go client uploads: ``{"signed":...,"signatures":[...]}``,
+    each member canonical JSON, ``signed`` first (Go's struct order, not the canonical key order); any
+    other member follows, canonical. Raises CanonicalJSONError for values with no canonical form."""
+    first = [key for key in ("signed", "signatures") if key in document]
+    rest = sorted(key for key in document if key not in first)
+    members = [encode_canonical(key) + b":" + encode_canonical(document[key]) for key in first + rest]
+    return b"{" + b",".join(members) + b"}"
