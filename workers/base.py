@@ -70,6 +70,13 @@ class JobTask(Task):  # type: ignore[misc]
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
         """Runs after the step's transaction committed (e.g. to tell API processes what changed)."""
 
+    def on_failure(self, session: Session, job_id: str, error: NotaryError) -> None:
+        """Runs in the transaction that fails the job, to settle what the job still held."""
+
+    def announce(self, job_id: str) -> None:
+        """Runs once the job's terminal state is committed."""
+        announce_end(job_id)
+
     def run(self, job_id: str) -> None:
         started = time.monotonic()
         outcome = "skipped"
@@ -136,7 +143,7 @@ class JobTask(Task):  # type: ignore[misc]
         if isinstance(outcome, Next):
             self.app.send_task(outcome.task, args=[job_id])
             return "advanced"
-        self._announce(job_id)
+        self.announce(job_id)
         return "succeeded"
 
     def _fail(self, job_id: str, error: NotaryError) -> None:
@@ -145,18 +152,22 @@ class JobTask(Task):  # type: ignore[misc]
             finished = job_records.finish(
                 session, job_id, JobState.FAILED, error=error.to_dict(), stage=self.name
             )
+            if finished:
+                self.on_failure(session, job_id, error)
         if finished:
-            self._announce(job_id)
+            self.announce(job_id)
 
-    def _announce(self, job_id: str) -> None:
-        from workers.webhook_tasks import schedule_job_webhook
 
-        try:
-            runtime.current().redis.publish(job_channel(job_id), "done")
-        except redis.RedisError:
-            # Waiters fall back to polling the database, so a lost notification only costs latency.
-            log.warning("could not publish job completion", extra={"job_id": job_id})
-        schedule_job_webhook(job_id)
+def announce_end(job_id: str) -> None:
+    """Wake the API processes waiting for the job, and queue its webhook."""
+    from workers.webhook_tasks import schedule_job_webhook
+
+    try:
+        runtime.current().redis.publish(job_channel(job_id), "done")
+    except redis.RedisError:
+        # Waiters fall back to polling the database, so a lost notification only costs latency.
+        log.warning("could not publish job completion", extra={"job_id": job_id})
+    schedule_job_webhook(job_id)
 
 
 class _AlreadyFinished(Exception):

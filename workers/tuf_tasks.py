@@ -53,18 +53,24 @@ def parse_uploads(files: dict[str, str]) -> dict[str, SignedMetadata]:
         raise MalformedJSONError() from None
 
 
+def verified_plan(session: Session, gun: str, files: dict[str, str]) -> UpdatePlan:
+    """Validate an upload ({role: base64}) against the stored repository; raises the NotaryError a
+    ``POST {T}/`` answers with."""
+    uploads = parse_uploads(files)
+    try:
+        return plan_update(
+            gun, uploads, StoredRepository(session, gun), held_public_keys(session, gun), utcnow()
+        )
+    except ValidationError as invalid:
+        raise InvalidUpdateError(invalid.detail()) from None
+
+
 class VerifyUploadTask(JobTask):
     name = "tuf.verify_upload"
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         assert job.gun is not None
-        uploads = parse_uploads(params["files"])
-        repository = StoredRepository(session, job.gun)
-        try:
-            plan = plan_update(job.gun, uploads, repository, held_public_keys(session, job.gun), utcnow())
-        except ValidationError as invalid:
-            raise InvalidUpdateError(invalid.detail()) from None
-        return Next("signer.sign_update", plan.to_work())
+        return Next("signer.sign_update", verified_plan(session, job.gun, params["files"]).to_work())
 
 
 class RefreshTask(JobTask):
@@ -98,37 +104,38 @@ def _checked_signature(session: Session, gun: str, role: str, raw: bytes) -> Sig
     return metadata
 
 
+def commit_signed(session: Session, work: dict[str, Any]) -> dict[str, Any]:
+    """Store a planned update with the signer's files (``work["signed"]``), once their signatures verify;
+    returns what was published. VersionError unless every version beats the stored ones."""
+    plan = UpdatePlan.from_work(work)
+    signed = {role: base64.b64decode(raw) for role, raw in work["signed"].items() if raw is not None}
+    files: dict[str, SignedMetadata] = {role: parse_metadata(role, raw) for role, raw in plan.files.items()}
+    for role, raw in signed.items():
+        files[role] = _checked_signature(session, plan.gun, role, raw)
+    SqlTufStore(session).store_update(
+        plan.gun,
+        [NewFile(m.role, m.version, m.raw, m.sha256, m.expires) for m in _shallow_first(files.values())],
+    )
+    if "root" in files:
+        for role in roles.SERVER_ROLES:
+            activate_listed(session, plan.gun, role, plan.root_key_ids[role])
+    timestamp = files["timestamp"]
+    log.info(
+        f"updated {plan.gun} to timestamp version {timestamp.version}, checksum {timestamp.sha256}",
+        extra={"gun": plan.gun},
+    )
+    return {
+        "gun": plan.gun,
+        "published": {role: metadata.version for role, metadata in sorted(files.items())},
+        "timestamp": {"version": timestamp.version, "sha256": timestamp.sha256},
+    }
+
+
 class CommitUpdateTask(JobTask):
     name = "tuf.commit_update"
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
-        work = work_of(job)
-        plan = UpdatePlan.from_work(work)
-        signed = {role: base64.b64decode(raw) for role, raw in work["signed"].items() if raw is not None}
-        files: dict[str, SignedMetadata] = {
-            role: parse_metadata(role, raw) for role, raw in plan.files.items()
-        }
-        for role, raw in signed.items():
-            files[role] = _checked_signature(session, plan.gun, role, raw)
-        SqlTufStore(session).store_update(
-            plan.gun,
-            [NewFile(m.role, m.version, m.raw, m.sha256, m.expires) for m in _shallow_first(files.values())],
-        )
-        if "root" in files:
-            for role in roles.SERVER_ROLES:
-                activate_listed(session, plan.gun, role, plan.root_key_ids[role])
-        timestamp = files["timestamp"]
-        log.info(
-            f"updated {plan.gun} to timestamp version {timestamp.version}, checksum {timestamp.sha256}",
-            extra={"gun": plan.gun},
-        )
-        return Done(
-            {
-                "gun": plan.gun,
-                "published": {role: metadata.version for role, metadata in sorted(files.items())},
-                "timestamp": {"version": timestamp.version, "sha256": timestamp.sha256},
-            }
-        )
+        return Done(commit_signed(session, work_of(job)))
 
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
         # Before the job is announced (and so before the client gets its 200), so no API process can
