@@ -19,6 +19,7 @@ from api.job_runner import JobRunner
 from api.key_cache import KeyCache
 from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
+from api.resources.bulk import BulkPublishResource
 from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
 from api.resources.keys import KeyService
@@ -27,6 +28,7 @@ from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
+from workers.bulk_tasks import PUBLISH
 from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
@@ -72,7 +74,12 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         deps.sync_redis,
     )
     add_key_routes(app, keys)
-    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal_to_job_reader}))
+    bulk = BulkPublishResource(settings, deps.database, deps.celery_app, deps.redis)
+    app.add_route("/v1/bulk/publish", bulk)
+    app.add_route(
+        "/v1/jobs/{job_id}",
+        JobResource(runner, {"keys.issue": keys.reveal_to_job_reader}, {PUBLISH: bulk.job_details}),
+    )
     app.add_sink(
         NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )

@@ -9,12 +9,14 @@ from typing import Any
 
 import falcon
 import falcon.asgi
+import redis.asyncio as aioredis
 
 from api.job_runner import JobRunner
 from models.jobs import JobView
-from notary.errors import JobTimeoutError, NotaryError, WebhooksDisabledError
+from notary.errors import JobTimeoutError, NotaryError, SignerUnavailableError, WebhooksDisabledError
 from notary.jobs import JobState, prefers_async, validate_callback_url
 from notary.settings import Settings
+from workers.heartbeat import HEARTBEAT_KEY
 
 JSON_TYPE = "application/json"
 
@@ -33,6 +35,12 @@ def callback_url_of(
     if not settings["webhooks.secret"]:
         raise WebhooksDisabledError()
     return validate_callback_url(value)
+
+
+async def require_signer(redis_client: aioredis.Redis) -> None:
+    """Fail fast (503) rather than queue work for a signer that no heartbeat shows."""
+    if not await redis_client.exists(HEARTBEAT_KEY):
+        raise SignerUnavailableError()
 
 
 async def run_job(

@@ -18,16 +18,16 @@ from api.http_caching import TEXT, serve_file
 from api.job_runner import JobRunner
 from api.metadata_cache import MetadataCache
 from api.metadata_reads import MetadataReads
-from api.responding import callback_url_of, run_job
+from api.responding import callback_url_of, require_signer, run_job
 from api.upload import multipart_handler, read_update
 from models.db import Database
 from models.tuf_files import SqlTufStore
-from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError, SignerUnavailableError
+from notary.errors import InvalidParametersError, NotFoundError
+from notary.guns import prefix_error
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
 from notary.tuf.timefmt import format_go_time
 from workers.cache_invalidation import announce_change
-from workers.heartbeat import HEARTBEAT_KEY
 
 Handler = Callable[[falcon.asgi.Request, falcon.asgi.Response, dict[str, str]], Awaitable[None]]
 DEFAULT_RECORDS = 100
@@ -81,9 +81,10 @@ class NotaryApi:
         route, params = routing.match(req.path)
         req.context.route_template = route.template
         gun = params.get("gun")
-        if gun is not None and self.gun_prefixes and not gun.startswith(self.gun_prefixes):
+        refused = None if gun is None else prefix_error(gun, self.gun_prefixes)
+        if refused is not None:
             if route.name == "UpdateTUF" and req.method == "POST":
-                raise InvalidGunError(f"Require GUNs with prefix: [{' '.join(self.gun_prefixes)}]")
+                raise refused
             raise NotFoundError()
         handler = self.handlers.get((route.name, req.method))
         if handler is None:
@@ -97,10 +98,6 @@ class NotaryApi:
         resp.content_type = TEXT
         resp.data = b"{}"
 
-    async def _require_signer(self) -> None:
-        if not await self.redis.exists(HEARTBEAT_KEY):
-            raise SignerUnavailableError()
-
     # --- writes
 
     async def update(
@@ -108,7 +105,7 @@ class NotaryApi:
     ) -> None:
         uploads = await read_update(req, self.multipart, self.settings["limits.max_upload_bytes"])
         callback_url = callback_url_of(req, self.settings)
-        await self._require_signer()
+        await require_signer(self.redis)
 
         def published(response: falcon.asgi.Response, result: Any) -> None:
             # notary answers 200 with an empty body; the Go client reads at once, so we answer after commit.
@@ -172,7 +169,7 @@ class NotaryApi:
         self, task: str, req: falcon.asgi.Request, resp: falcon.asgi.Response, params: dict[str, str]
     ) -> None:
         callback_url = callback_url_of(req, self.settings)
-        await self._require_signer()
+        await require_signer(self.redis)
 
         def render(response: falcon.asgi.Response, result: Any) -> None:
             response.content_type = TEXT
