@@ -11,9 +11,9 @@ import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,20 +94,54 @@ def progress(session: Session, job_id: str) -> dict[str, int]:
     return {"done": total - counts.get(PENDING, 0), "total": total, "failed": counts.get(FAILED, 0)}
 
 
-def mark_published(session: Session, item_id: int, version: int) -> None:
-    _finish(session, [item_id], state=PUBLISHED, version=version)
+@dataclass(frozen=True)
+class Outcome:
+    """How a repository ended: published at timestamp ``version``, or failed with ``error``."""
+
+    item_id: int
+    version: int | None = None
+    error: dict[str, Any] | None = None
 
 
-def mark_failed(session: Session, item_ids: Iterable[int], error: dict[str, Any]) -> None:
-    _finish(session, list(item_ids), state=FAILED, error=_json(error))
+def settle(session: Session, outcomes: Sequence[Outcome]) -> None:
+    """Record the outcomes of repositories still pending (one statement for all of them)."""
+    if not outcomes:
+        return
+    table = cast(Table, BulkItem.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("item"), table.c.state == PENDING)
+        .values(
+            state=bindparam("outcome"),
+            version=bindparam("new_version"),
+            error=bindparam("new_error"),
+            files=None,
+            finished_at=utcnow(),
+        )
+    )
+    session.connection().execute(
+        statement,
+        [
+            {
+                "item": outcome.item_id,
+                "outcome": FAILED if outcome.version is None else PUBLISHED,
+                "new_version": outcome.version,
+                "new_error": None if outcome.version is not None else _json(outcome.error or {}),
+            }
+            for outcome in outcomes
+        ],
+    )
 
 
-def _finish(session: Session, item_ids: list[int], **values: Any) -> None:
-    if item_ids:
+def fail_pending(session: Session, item_ids: Iterable[int], error: dict[str, Any]) -> None:
+    """Fail whichever of ``item_ids`` are still pending, all with ``error``."""
+    ids = list(item_ids)
+    if ids:
         session.execute(
             update(BulkItem)
-            .where(BulkItem.id.in_(item_ids), BulkItem.state == PENDING)
-            .values(files=None, finished_at=utcnow(), **values)
+            .where(BulkItem.id.in_(ids), BulkItem.state == PENDING)
+            .values(state=FAILED, error=_json(error), files=None, finished_at=utcnow()),
+            execution_options={"synchronize_session": False},
         )
 
 

@@ -58,9 +58,10 @@ class JobTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
 
-    def prepare(self, params: dict[str, Any]) -> Any:
-        """Slow work that needs no database lock (a remote lookup), done BEFORE the step's write transaction
-        opens; ``execute`` receives its result as ``prepared``. On SQLite a write transaction is the whole
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
+        """Slow work that needs no database lock (a remote lookup, CPU-heavy checks that only read), done
+        BEFORE the step's write transaction opens, with what the previous step handed over (``work``);
+        ``execute`` receives its result as ``prepared``. On SQLite a write transaction is the whole
         database's lock, so nothing slow may run inside one."""
         return None
 
@@ -96,7 +97,8 @@ class JobTask(Task):  # type: ignore[misc]
                 stored = job_records.get_job(session, job_id)
                 assert stored is not None
                 params = json.loads(stored.params)
-            prepared = self.prepare(params)
+                work = job_records.work_of(stored)
+            prepared = self.prepare(params, work)
             with database.transaction() as session:
                 job = job_records.get_job(session, job_id)
                 assert job is not None

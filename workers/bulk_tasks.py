@@ -1,14 +1,19 @@
 """Bulk publishing on the workers. A bulk job fans its repositories out as batch jobs; each batch runs the
 single POST's chain for its repositories with the same functions (``verified_plan`` → ``sign_plan`` on the
-signer → ``commit_signed``), each repository on its own: a refusal, or a store in a savepoint that fails,
-settles only that repository. Batching exists for speed: one Celery hop, one signer call and one write
-transaction per step serve many repositories.
+signer → ``checked_update``, ``store_updates``, ``after_store``), each repository on its own: a refusal,
+or a store that fails its version check, settles only that repository. Batching exists for speed: one
+Celery hop, one signer call and one write transaction per step serve many repositories.
 
     bulk.publish      (the bulk job)  create the batch jobs and send them; the job then waits at bulk.finish
-    bulk.verify       (a batch)       plan every repository (reads only, before the write transaction)
+    bulk.verify       (a batch)       plan every repository
     signer.sign_bulk  (a batch)       sign every planned repository's snapshot and timestamp
-    bulk.commit       (a batch)       store each repository; tell the API processes what changed
+    bulk.commit       (a batch)       check the signer's signatures, store each repository, tell the API
+                                      processes what changed
     bulk.finish       (the bulk job)  sent when a batch ends: once nothing is pending, the results and webhook
+
+The slow part of each batch step (planning, signing, parsing and signature checks) runs in ``prepare``, on
+reads only, so the write transaction (on SQLite the whole database's lock) holds only the writes: one version
+query and one insert for the whole batch, unless a concurrent writer forces a savepoint per repository.
 
 Each batch step is a ``JobTask``, so a worker killed mid-step loses nothing: the step's transaction never
 committed, its message is redelivered, and the step runs again; a repository leaves ``pending`` once. Should
@@ -29,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from models import bulk
 from models import jobs as job_records
-from models.jobs import work_of
 from models.tables import Job
+from models.tuf_files import SqlTufStore
 from notary.errors import InternalError, NotaryError
 from notary.jobs import JobState
 from workers import runtime
@@ -38,7 +43,7 @@ from workers.app import celery_app
 from workers.base import TRANSIENT_ERRORS, Done, JobTask, Next, announce_end
 from workers.cache_invalidation import announce_changes
 from workers.signer_tasks import sign_plan
-from workers.tuf_tasks import commit_signed, verified_plan
+from workers.tuf_tasks import CheckedUpdate, after_store, checked_update, signing_keys, verified_plan
 
 log = logging.getLogger("notary.bulk")
 
@@ -95,7 +100,7 @@ class PublishBulkTask(JobTask):
                 self.app.send_task(VERIFY, args=[batch_id])
 
     def on_failure(self, session: Session, job_id: str, error: NotaryError) -> None:
-        bulk.mark_failed(session, bulk.pending_ids(session, job_id), error.to_dict())
+        bulk.fail_pending(session, bulk.pending_ids(session, job_id), error.to_dict())
 
 
 class BatchTask(JobTask):
@@ -105,7 +110,7 @@ class BatchTask(JobTask):
     abstract = True
 
     def on_failure(self, session: Session, job_id: str, error: NotaryError) -> None:
-        bulk.mark_failed(session, _batch_params(session, job_id)["items"], error.to_dict())
+        bulk.fail_pending(session, _batch_params(session, job_id)["items"], error.to_dict())
 
     def announce(self, job_id: str) -> None:
         # No one waits for a batch and it has no webhook: only the bulk job's end is announced.
@@ -124,7 +129,7 @@ def _batch_params(session: Session, job_id: str) -> dict[str, Any]:
 class VerifyBatchTask(BatchTask):
     name = VERIFY
 
-    def prepare(self, params: dict[str, Any]) -> Any:
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
         planned: list[dict[str, Any]] = []
         with runtime.current().database.read() as session:
             for repository in bulk.pending_repositories(session, params["items"]):
@@ -135,9 +140,7 @@ class VerifyBatchTask(BatchTask):
         return planned
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
-        for entry in prepared:
-            if entry["error"] is not None:
-                bulk.mark_failed(session, [entry["item"]], entry["error"])
+        bulk.settle(session, [bulk.Outcome(e["item"], error=e["error"]) for e in prepared if e["error"]])
         signable = [entry for entry in prepared if entry["error"] is None]
         if not signable:
             return Done({"published": []})
@@ -153,29 +156,48 @@ class SignBatchTask(BatchTask):
 
     name = SIGN
 
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
+        with runtime.current().database.read() as session:
+            for entry in work["items"]:
+                entry["signed"], entry["error"] = attempt(
+                    entry["gun"], partial(sign_plan, session, entry["plan"])
+                )
+        return work
+
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
-        work = work_of(job)
-        for entry in work["items"]:
-            entry["signed"], entry["error"] = attempt(
-                entry["gun"], partial(sign_plan, session, entry["plan"])
-            )
-        return Next(COMMIT, work)
+        return Next(COMMIT, prepared)
 
 
 class CommitBatchTask(BatchTask):
     name = COMMIT
 
-    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
-        published: list[str] = []
-        for entry in work_of(job)["items"]:
-            version, error = None, entry["error"]
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
+        """Parse each repository's files and check the signer's signatures, outside the write lock."""
+        signable = [entry for entry in work["items"] if entry["error"] is None]
+        with runtime.current().database.read() as session:
+            held = signing_keys(session, [entry["plan"] for entry in signable])
+        checked: list[tuple[int, str, CheckedUpdate | None, dict[str, Any] | None]] = []
+        for entry in work["items"]:
+            update, error = None, entry["error"]
             if error is None:
-                version, error = attempt(entry["gun"], partial(_store, session, entry))
-            if version is None:
-                bulk.mark_failed(session, [entry["item"]], error or InternalError().to_dict())
+                signed_work = {**entry["plan"], "signed": entry["signed"]}
+                update, error = attempt(entry["gun"], partial(checked_update, signed_work, held))
+            checked.append((entry["item"], entry["gun"], update, error))
+        return checked
+
+    def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
+        updates = {update.gun: update for _, _, update, _ in prepared if update is not None}
+        refused = SqlTufStore(session).store_updates({gun: u.new_files() for gun, u in updates.items()})
+        stored = [update for gun, update in updates.items() if gun not in refused]
+        after_store(session, stored)
+        outcomes: list[bulk.Outcome] = []
+        for item, gun, update, error in prepared:
+            if update is None or gun in refused:
+                outcomes.append(bulk.Outcome(item, error=error or refused[gun].to_dict()))
             else:
-                bulk.mark_published(session, entry["item"], version)
-                published.append(entry["gun"])
+                outcomes.append(bulk.Outcome(item, version=update.timestamp.version))
+        bulk.settle(session, outcomes)
+        published = [update.gun for update in stored]
         return Done({"published": published})
 
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
@@ -183,15 +205,6 @@ class CommitBatchTask(BatchTask):
         guns = outcome.result["published"] if isinstance(outcome, Done) else []
         if guns:
             announce_changes(runtime.current().redis, guns)
-
-
-def _store(session: Session, entry: dict[str, Any]) -> int:
-    """One repository's commit, alone in a savepoint (its failure rolls back only its own writes); the new
-    timestamp version."""
-    with session.begin_nested():
-        published = commit_signed(session, {**entry["plan"], "signed": entry["signed"]})
-    version: int = published["timestamp"]["version"]
-    return version
 
 
 @celery_app.task(name=FINISH)
