@@ -39,6 +39,7 @@ class SignedMetadata:
     raw: bytes
     signed: dict[str, Any] = field(repr=False)
     signatures: tuple[Signature, ...] = field(repr=False)
+    canonical_signed: bytes = field(repr=False)  # what the signatures cover
 
     @property
     def type(self) -> str:
@@ -51,10 +52,6 @@ class SignedMetadata:
     @cached_property
     def expires(self) -> datetime:
         return parse_go_time(self.signed["expires"])
-
-    @cached_property
-    def canonical_signed(self) -> bytes:
-        return encode_canonical(self.signed)
 
     @cached_property
     def sha256(self) -> str:
@@ -102,10 +99,11 @@ def parse_metadata(role: str, raw: bytes) -> SignedMetadata:
         raise MalformedMetadataError(f"{role}: 'signed.version' must be an integer")
     try:
         parse_go_time(signed["expires"])
-        encode_canonical(signed)
+        canonical = encode_canonical(signed)
     except (ValueError, CanonicalJSONError) as exc:
         raise MalformedMetadataError(f"{role}: {exc}") from None
-    return SignedMetadata(role, bytes(raw), signed, tuple(_signature(role, entry) for entry in signatures))
+    entries = tuple(_signature(role, entry) for entry in signatures)
+    return SignedMetadata(role, bytes(raw), signed, entries, canonical)
 
 
 def _signature(role: str, entry: object) -> Signature:
