@@ -10,9 +10,10 @@ Two body forms carry the same thing:
   unambiguous although GUNs and delegation roles both contain ``/`` (a name where it occurs twice is refused).
   Entries of one GUN need not be adjacent. Directory entries are skipped; any other non-file entry is refused.
 
-Whole-request problems (the body's shape, its limits) refuse the request. What a single ``POST {T}/`` would
-refuse for one repository before its job runs (the GUN, a role name, a file that is no JSON document) fails
-only that repository: it becomes a ``BulkRepository`` with an ``error``, and the others go on.
+Whole-request problems (the body's shape, its limits, a GUN longer than any stored one) refuse the request.
+What a single ``POST {T}/`` would refuse for one repository before its job runs (the GUN, a role name, a
+file that is no JSON document) fails only that repository: it becomes a ``BulkRepository`` with an
+``error``, and the others go on.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from notary.errors import (
     PayloadTooLargeError,
     TooManyRepositoriesError,
 )
-from notary.guns import prefix_error, shape_error
+from notary.guns import MAX_GUN_LENGTH, prefix_error, shape_error
 from notary.tuf import roles
 from notary.tuf.canonical import CanonicalJSONError
 from notary.tuf.metadata import file_bytes
@@ -70,6 +71,10 @@ class BulkCollector:
             if repeatable:
                 return
             raise MalformedUploadError({"gun": gun[:300], "problem": "the GUN appears twice"})
+        if len(gun) > MAX_GUN_LENGTH:  # no such repository can exist, nor its result be recorded
+            raise MalformedUploadError(
+                {"gun": gun[:100] + "...", "problem": f"a GUN is at most {MAX_GUN_LENGTH} characters"}
+            )
         if len(self._files) >= self.limits.max_repositories:
             raise TooManyRepositoriesError({"limit": self.limits.max_repositories})
         self._files[gun] = {}

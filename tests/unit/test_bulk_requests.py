@@ -77,14 +77,19 @@ def test_archive_entries_without_exactly_one_separator_are_refused(name: str) ->
         archive_entry(name)
 
 
-@pytest.mark.parametrize(
-    "gun", ["", "ok/a//b", "ok/./b", "ok/../b", "ok/b/", "/ok/b", "ok/*", "ok/a\nb", "ok/" + "x" * 253]
-)
+@pytest.mark.parametrize("gun", ["", "ok/a//b", "ok/./b", "ok/../b", "ok/b/", "/ok/b", "ok/*", "ok/a\nb"])
 def test_guns_no_path_could_address_fail_their_repository(gun: str) -> None:
     requests = collector()
     requests.repository(gun)
     [repository] = requests.result()
     assert isinstance(repository.error, InvalidGunError)
+
+
+def test_a_gun_longer_than_any_stored_one_refuses_the_request() -> None:
+    requests = collector()
+    requests.repository("ok/" + "x" * 252)
+    with pytest.raises(MalformedUploadError):
+        requests.repository("ok/" + "x" * 253)
 
 
 def test_guns_outside_the_prefixes_fail_with_notarys_detail() -> None:
