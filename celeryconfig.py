@@ -30,6 +30,7 @@ task_routes = {
     "jobs.*": {"queue": "default"},
     "tuf.*": {"queue": "default"},
     "keys.*": {"queue": "default"},
+    "bulk.*": {"queue": "default"},
 }
 task_create_missing_queues = False
 

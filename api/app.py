@@ -22,6 +22,7 @@ from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
 from api.peer_keys import PeerKeys
 from api.replay_cache import ReplayCache
+from api.resources.bulk import BulkPublishResource
 from api.resources.federation import ServedKeyResource
 from api.resources.health import HealthResource
 from api.resources.jobs import JobResource
@@ -36,6 +37,7 @@ from models.db import Database, sqlalchemy_url
 from notary.auth.service.token_service import TokenService
 from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
+from workers.bulk_tasks import PUBLISH
 from workers.runtime import CONFIG_ENV, redis_options, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
@@ -92,10 +94,12 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     keys = KeyService(settings, deps.database, runner, key_cache, verifier, deps.sync_redis)
     add_key_routes(app, keys)
     app.add_route("/v1/federation/keys/{identity}", ServedKeyResource(keys))
-    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys}))
     token_service = TokenService.from_settings(settings)
     if token_service is not None:
         app.add_route("/auth/token", TokenResource(token_service))
+    bulk = BulkPublishResource(settings, deps.database, deps.celery_app, signer)
+    app.add_route("/v1/bulk/publish", bulk)
+    app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys}, {PUBLISH: bulk}))
     app.add_sink(
         NotaryApi(settings, deps.database, runner, signer, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )

@@ -158,7 +158,8 @@ class MetadataCache:
 
     async def _apply_change(self, data: bytes | str) -> None:
         change = json.loads(data)
-        self.forget(change["gun"])
+        for gun in change["guns"]:
+            self.forget(gun)
         ack = ACK_KEY.format(change=change["change"])
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(ack, self.process)

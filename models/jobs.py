@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models.base import iso_utc, utcnow
+from models.bulk import delete_for_jobs
 from models.tables import Job, WebhookAttempt, WebhookDelivery
 from notary.jobs import JobState
 
@@ -168,7 +169,8 @@ def stale_jobs(session: Session, queued_before: datetime, running_before: dateti
 
 
 def purge_finished(session: Session, finished_before: datetime, batch: int) -> int:
-    """Delete up to ``batch`` jobs that ended before ``finished_before``, with their webhook deliveries."""
+    """Delete up to ``batch`` jobs that ended before ``finished_before``, with their webhook deliveries (and a
+    bulk job's repositories and Idempotency-Key)."""
     doomed = list(
         session.scalars(
             select(Job.id)
@@ -183,6 +185,7 @@ def purge_finished(session: Session, finished_before: datetime, batch: int) -> i
     if deliveries:
         session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
         session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(deliveries)))
+    delete_for_jobs(session, doomed)
     session.execute(delete(Job).where(Job.id.in_(doomed)))
     return len(doomed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -158,19 +159,40 @@ def held_public_keys(session: Session, gun: str) -> dict[str, list[PublicKey]]:
     return held
 
 
-def activate_listed(session: Session, gun: str, role: str, listed: list[str]) -> None:
-    """A published root lists ``listed`` for ``role``: those keys become active (freeing the pending slot);
-    an active key it no longer lists is retired. A pending key it does not list stays pending."""
-    now = utcnow()
-    session.execute(
-        update(ServerKey)
-        .where(ServerKey.gun == gun, ServerKey.role == role, ServerKey.key_id.in_(listed))
-        .where(ServerKey.status != "active")
-        .values(status="active", pending_slot=None, activated_at=now)
+def activate_listed(session: Session, listed: Mapping[tuple[str, str], Sequence[str]]) -> None:
+    """For each (gun, role), a published root lists ``listed[(gun, role)]``: those keys become active
+    (freeing the pending slot); an active key it no longer lists is retired. A pending key it does not list
+    stays pending. One read and at most two updates serve every (gun, role)."""
+    if not listed:
+        return
+    guns = {gun for gun, _ in listed}
+    rows = session.execute(
+        select(ServerKey.id, ServerKey.gun, ServerKey.role, ServerKey.key_id, ServerKey.status).where(
+            ServerKey.gun.in_(guns)
+        )
     )
-    session.execute(
-        update(ServerKey)
-        .where(ServerKey.gun == gun, ServerKey.role == role, ServerKey.status == "active")
-        .where(ServerKey.key_id.not_in(listed))
-        .values(status="retired")
-    )
+    activate: list[int] = []
+    retire: list[int] = []
+    for row in rows:
+        wanted = listed.get((row.gun, row.role))
+        if wanted is None:
+            continue
+        if row.key_id in wanted and row.status != "active":
+            activate.append(row.id)
+        elif row.key_id not in wanted and row.status == "active":
+            retire.append(row.id)
+    # Rows loaded into the session are not brought up to date (that costs more than the UPDATE itself);
+    # callers do not read them afterwards.
+    unsynchronized = {"synchronize_session": False}
+    if activate:
+        session.execute(
+            update(ServerKey)
+            .where(ServerKey.id.in_(activate))
+            .values(status="active", pending_slot=None, activated_at=utcnow()),
+            execution_options=unsynchronized,
+        )
+    if retire:
+        session.execute(
+            update(ServerKey).where(ServerKey.id.in_(retire)).values(status="retired"),
+            execution_options=unsynchronized,
+        )

@@ -113,6 +113,42 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class BulkItem(Base):
+    """One repository of a bulk publish job (``job_id``), at ``position`` in the request. ``state`` is
+    ``pending``, ``published`` (``version`` = the new timestamp version) or ``failed`` (``error``); ``files``
+    holds the upload ({role: base64}) only while the repository is pending. Progress is counted from these
+    rows, so finishing a repository never writes to the job's own row."""
+
+    __tablename__ = "bulk_items"
+    __table_args__ = (UniqueConstraint("job_id", "position"), Index(None, "job_id", "state"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    gun: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    files: Mapped[str | None] = mapped_column(LongText, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` and the job its first request made; ``fingerprint`` (sha256 of the request)
+    tells a retry from a different request under the same key. Unique per ``scope`` (the deployment today,
+    the caller once requests are authenticated); deleted with its job after ``jobs.retention``."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"), Index(None, "job_id"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(255), default="")
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class WebhookDelivery(Base):
     """One message to one URL. The body is stored exactly as signed so retries resend identical bytes."""
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,20 @@ class NewFile:
     data: bytes
     sha256: str
     expires_at: datetime | None
+
+
+def _advances(files: Sequence[NewFile], newest: Mapping[str, int]) -> bool:
+    """Every version beats the stored ones, none repeats, and the update's one timestamp directly follows
+    the stored one. That last rule is the compare-and-swap that refuses an update planned against a
+    repository that has changed or been deleted since: without it, an update planned before a DELETE would
+    land on the empty GUN with high versions and block its re-creation from version 1."""
+    seen = {(file.role, file.version) for file in files}
+    timestamps = [file.version for file in files if file.role == "timestamp"]
+    return (
+        len(seen) == len(files)
+        and timestamps == [newest.get("timestamp", 0) + 1]
+        and all(file.version > newest.get(file.role, 0) for file in files)
+    )
 
 
 def _stored(row: TufFile) -> StoredFile:
@@ -98,57 +112,79 @@ class SqlTufStore:
         # A role the snapshot does not list does not exist (notary's SQL store answers 500 here).
         return None if role_hash is None else self.by_checksum(gun, role, role_hash)
 
-    def max_versions(self, gun: str) -> dict[str, int]:
+    def _max_versions(self, guns: Sequence[str]) -> dict[str, dict[str, int]]:
         query = (
-            select(TufFile.role, func.max(TufFile.version)).where(TufFile.gun == gun).group_by(TufFile.role)
+            select(TufFile.gun, TufFile.role, func.max(TufFile.version))
+            .where(TufFile.gun.in_(guns))
+            .group_by(TufFile.gun, TufFile.role)
         )
-        return {role: version for role, version in self.session.execute(query)}
+        newest: dict[str, dict[str, int]] = {}
+        for gun, role, version in self.session.execute(query):
+            newest.setdefault(gun, {})[role] = version
+        return newest
 
     def store_update(self, gun: str, files: Sequence[NewFile]) -> None:
-        """Add every file of one update; VersionError unless each version beats all stored ones.
+        """Add every file of one update; VersionError unless each version beats all stored ones."""
+        refused = self.store_updates({gun: files})
+        if gun in refused:
+            raise refused[gun]
 
-        The update's timestamp must directly follow the stored one: it is the compare-and-swap that refuses
-        an update planned against a repository that has changed or been deleted since. Without it, an
-        update planned before a DELETE would land on the empty GUN with high versions and block its
-        re-creation from version 1."""
-        seen: set[tuple[str, int]] = set()
-        newest = self.max_versions(gun)
-        timestamps = [file.version for file in files if file.role == "timestamp"]
-        if timestamps != [newest.get("timestamp", 0) + 1]:
-            raise VersionError({})
-        for file in files:
-            if (file.role, file.version) in seen or file.version <= newest.get(file.role, 0):
-                raise VersionError({})
-            seen.add((file.role, file.version))
-        now = utcnow()
+    def store_updates(self, updates: Mapping[str, Sequence[NewFile]]) -> dict[str, VersionError]:
+        """Store the updates of several GUNs, each atomically and on its own; returns the refused ones. An
+        update is refused (and stores nothing) unless each of its versions beats all stored ones and no
+        (role, version) repeats in it. One version query and one insert serve every GUN; only when a
+        concurrent writer stores a version first does each GUN get its own savepoint."""
+        newest = self._max_versions(list(updates))
+        refused = {
+            gun: VersionError({})
+            for gun, files in updates.items()
+            if not _advances(files, newest.get(gun, {}))
+        }
+        accepted = {gun: files for gun, files in updates.items() if gun not in refused}
         try:
             with self.session.begin_nested():
-                for file in files:
-                    self.session.add(
-                        TufFile(
-                            gun=gun,
-                            role=file.role,
-                            version=file.version,
-                            data=file.data,
-                            sha256=file.sha256,
-                            expires_at=file.expires_at,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                    if file.role == "timestamp":
-                        self.session.add(
-                            ChangefeedEntry(
-                                gun=gun,
-                                version=file.version,
-                                sha256=file.sha256,
-                                category="update",
-                                created_at=now,
-                            )
-                        )
+                self._insert(accepted)
         except IntegrityError:
-            # A concurrent update stored one of these versions first; the unique constraint decided.
-            raise VersionError({}) from None
+            for gun, files in accepted.items():
+                try:
+                    with self.session.begin_nested():
+                        self._insert({gun: files})
+                except IntegrityError:
+                    # A concurrent update stored one of these versions first; the unique constraint decided.
+                    refused[gun] = VersionError({})
+        return refused
+
+    def _insert(self, updates: Mapping[str, Sequence[NewFile]]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "gun": gun,
+                "role": file.role,
+                "version": file.version,
+                "data": file.data,
+                "sha256": file.sha256,
+                "expires_at": file.expires_at,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for gun, files in updates.items()
+            for file in files
+        ]
+        changes = [
+            {
+                "gun": row["gun"],
+                "version": row["version"],
+                "sha256": row["sha256"],
+                "category": "update",
+                "created_at": now,
+            }
+            for row in rows
+            if row["role"] == "timestamp"
+        ]
+        if rows:
+            self.session.execute(insert(TufFile), rows)
+        if changes:
+            self.session.execute(insert(ChangefeedEntry), changes)
 
     def delete_gun(self, gun: str) -> int:
         """Delete every file of exactly this GUN (never a prefix); one changefeed row if anything went."""

@@ -16,7 +16,8 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     │   ├── NoFilenameError           400 NO_FILENAME
     │   ├── MalformedJSONError        400 MALFORMED_JSON
     │   ├── MalformedUploadError      400 MALFORMED_UPLOAD
-    │   └── WebhooksDisabledError     400 WEBHOOKS_DISABLED
+    │   ├── WebhooksDisabledError     400 WEBHOOKS_DISABLED
+    │   └── InvalidIdempotencyKeyError 400 INVALID_IDEMPOTENCY_KEY
     ├── InvalidSignatureError         401 INVALID_SIGNATURE   (shared keys: the PKCS7 does not verify)
     ├── UnauthorizedError             401 UNAUTHORIZED
     │   └── TokenChallengeError       401 UNAUTHORIZED   (token auth: detail = required accesses + challenge)
@@ -29,6 +30,8 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     ├── FederationUnavailableError    503 FEDERATION_UNAVAILABLE   (a foreign key's Notary cannot be asked)
     ├── ReplayCacheUnavailableError   503 REPLAY_CACHE_UNAVAILABLE
     ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
+    │   └── TooManyRepositoriesError  413 TOO_MANY_REPOSITORIES
+    ├── IdempotencyKeyReusedError     422 IDEMPOTENCY_KEY_REUSED
     ├── UnsupportedMediaTypeError     415 UNSUPPORTED_MEDIA_TYPE
     ├── MethodNotAllowedError         405 METHOD_NOT_ALLOWED
     ├── ForbiddenError                403 FORBIDDEN
@@ -134,6 +137,11 @@ class WebhooksDisabledError(InvalidRequestError):
     message = "This server has no webhooks.secret configured, so it cannot send callbacks."
 
 
+class InvalidIdempotencyKeyError(InvalidRequestError):
+    code = "INVALID_IDEMPOTENCY_KEY"
+    message = "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
+
+
 class InvalidSignatureError(NotaryError):
     code = "INVALID_SIGNATURE"
     status = 401
@@ -207,6 +215,17 @@ class PayloadTooLargeError(NotaryError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     message = "The request body is larger than this server accepts."
+
+
+class TooManyRepositoriesError(PayloadTooLargeError):
+    code = "TOO_MANY_REPOSITORIES"
+    message = "The request carries more repositories than this server accepts in one bulk request."
+
+
+class IdempotencyKeyReusedError(NotaryError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+    message = "This Idempotency-Key was already used with a different request."
 
 
 class UnsupportedMediaTypeError(NotaryError):

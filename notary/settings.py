@@ -217,6 +217,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("repositories.gun_prefixes", _gun_prefixes, ()),
     Option("limits.max_upload_bytes", _integer(1024, 2**31), 32 * 1024 * 1024),
     Option("limits.max_part_bytes", _integer(1024, 2**31), 16 * 1024 * 1024),
+    Option("limits.max_bulk_repositories", _integer(1, 100_000), 1000),
     # Beat re-signs a timestamp (and a server-held snapshot) this long before it would expire.
     Option("tuf.refresh_before", _integer(60, 13 * 24 * 3600), 7 * 24 * 3600),
     Option("broker.url", _optional_text, secret=True),

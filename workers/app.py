@@ -18,6 +18,7 @@ TASK_MODULES = [
     "workers.key_tasks",
     "workers.job_tasks",
     "workers.webhook_tasks",
+    "workers.bulk_tasks",
 ]
 
 celery_app = Celery("notary", include=TASK_MODULES)

@@ -58,9 +58,10 @@ class JobTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
 
-    def prepare(self, params: dict[str, Any]) -> Any:
-        """Slow work that needs no database lock (a remote lookup), done BEFORE the step's write transaction
-        opens; ``execute`` receives its result as ``prepared``. On SQLite a write transaction is the whole
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
+        """Slow work that needs no database lock (a remote lookup, CPU-heavy checks that only read), done
+        BEFORE the step's write transaction opens, with what the previous step handed over (``work``);
+        ``execute`` receives its result as ``prepared``. On SQLite a write transaction is the whole
         database's lock, so nothing slow may run inside one."""
         return None
 
@@ -69,6 +70,13 @@ class JobTask(Task):  # type: ignore[misc]
 
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
         """Runs after the step's transaction committed (e.g. to tell API processes what changed)."""
+
+    def on_failure(self, session: Session, job_id: str, error: NotaryError) -> None:
+        """Runs in the transaction that fails the job, to settle what the job still held."""
+
+    def announce(self, job_id: str) -> None:
+        """Runs once the job's terminal state is committed."""
+        announce_end(job_id)
 
     def run(self, job_id: str) -> None:
         started = time.monotonic()
@@ -89,7 +97,8 @@ class JobTask(Task):  # type: ignore[misc]
                 stored = job_records.get_job(session, job_id)
                 assert stored is not None
                 params = json.loads(stored.params)
-            prepared = self.prepare(params)
+                work = job_records.work_of(stored)
+            prepared = self.prepare(params, work)
             with database.transaction() as session:
                 job = job_records.get_job(session, job_id)
                 assert job is not None
@@ -136,7 +145,7 @@ class JobTask(Task):  # type: ignore[misc]
         if isinstance(outcome, Next):
             self.app.send_task(outcome.task, args=[job_id])
             return "advanced"
-        self._announce(job_id)
+        self.announce(job_id)
         return "succeeded"
 
     def _fail(self, job_id: str, error: NotaryError) -> None:
@@ -145,18 +154,22 @@ class JobTask(Task):  # type: ignore[misc]
             finished = job_records.finish(
                 session, job_id, JobState.FAILED, error=error.to_dict(), stage=self.name
             )
+            if finished:
+                self.on_failure(session, job_id, error)
         if finished:
-            self._announce(job_id)
+            self.announce(job_id)
 
-    def _announce(self, job_id: str) -> None:
-        from workers.webhook_tasks import schedule_job_webhook
 
-        try:
-            runtime.current().redis.publish(job_channel(job_id), "done")
-        except redis.RedisError:
-            # Waiters fall back to polling the database, so a lost notification only costs latency.
-            log.warning("could not publish job completion", extra={"job_id": job_id})
-        schedule_job_webhook(job_id)
+def announce_end(job_id: str) -> None:
+    """Wake the API processes waiting for the job, and queue its webhook."""
+    from workers.webhook_tasks import schedule_job_webhook
+
+    try:
+        runtime.current().redis.publish(job_channel(job_id), "done")
+    except redis.RedisError:
+        # Waiters fall back to polling the database, so a lost notification only costs latency.
+        log.warning("could not publish job completion", extra={"job_id": job_id})
+    schedule_job_webhook(job_id)
 
 
 class _AlreadyFinished(Exception):

@@ -31,9 +31,9 @@ WAIT_SECONDS = 2.0
 ACK_TTL_SECONDS = 30
 
 
-def change_message(gun: str) -> tuple[str, str]:
+def change_message(guns: list[str]) -> tuple[str, str]:
     change = uuid.uuid4().hex
-    return change, json.dumps({"gun": gun, "change": change})
+    return change, json.dumps({"guns": guns, "change": change})
 
 
 def _redis_now_ms(time_reply: tuple[int, int]) -> int:
@@ -44,7 +44,12 @@ def _redis_now_ms(time_reply: tuple[int, int]) -> int:
 def announce_change(client: redis.Redis, gun: str) -> int:
     """Publish a change of ``gun`` and wait for every live API process; returns how many acknowledged.
     Blocking: the API's DELETE runs it in a thread."""
-    change, message = change_message(gun)
+    return announce_changes(client, [gun])
+
+
+def announce_changes(client: redis.Redis, guns: list[str]) -> int:
+    """``announce_change`` for several GUNs at once: one message and one round of acknowledgements."""
+    change, message = change_message(guns)
     now_ms = _redis_now_ms(client.time())
     live = {
         member.decode() if isinstance(member, bytes) else str(member)

@@ -85,7 +85,7 @@ def identity_tuple(params: dict[str, Any]) -> politician.IdentityTuple:
 class IssueKeyTask(JobTask):
     name = "keys.issue"
 
-    def prepare(self, params: dict[str, Any]) -> Any:
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
         return lookup_roles(runtime.current().settings, identity_tuple(params))
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
@@ -153,7 +153,7 @@ class RenewKeyTask(JobTask):
 
     name = "keys.renew"
 
-    def prepare(self, params: dict[str, Any]) -> Any:
+    def prepare(self, params: dict[str, Any], work: Any) -> Any:
         with runtime.current().database.read() as session:
             row = store.get_key(session, params["identity"])
             if row is None:

@@ -81,42 +81,45 @@ class SignUpdateTask(JobTask):
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         work = work_of(job)
-        plan = UpdatePlan.from_work(work)
-        snapshot_raw = None
-        if plan.snapshot is not None:
-            if not plan.snapshot.signed or plan.snapshot.signed.get("_type") != "Snapshot":
-                raise InternalError()
-            snapshot_raw = self._sign(session, plan.gun, plan.snapshot, plan.snapshot.signed)
-        timestamp = timestamp_signed(plan.timestamp, plan.snapshot_bytes(snapshot_raw))
-        timestamp_raw = self._sign(session, plan.gun, plan.timestamp, timestamp)
-        signed = {
-            "snapshot": None if snapshot_raw is None else base64.b64encode(snapshot_raw).decode(),
-            "timestamp": base64.b64encode(timestamp_raw).decode(),
-        }
-        return Next("tuf.commit_update", {**work, "signed": signed})
+        return Next("tuf.commit_update", {**work, "signed": sign_plan(session, work)})
 
-    def _sign(self, session: Session, gun: str, order: SigningOrder, signed: dict[str, Any]) -> bytes:
-        row = SqlServerKeyStore(session).sealed_private(order.key_id)
-        if row is None or row.gun != gun or row.role != order.role:
-            raise SignerUnavailableError(
-                {"reason": f"no {order.role} key {order.key_id} for this repository"}
-            )
-        keks = require_keks(runtime.current().settings)
-        try:
-            private_der = unseal(
-                keks, row.kek_id, row.private_sealed, server_key_aad(row.key_id, gun, order.role)
-            )
-        except SealingError as error:
-            # The KEK ids are for the operator's eyes (this log), not for the client.
-            log.error(
-                "cannot open a server key",
-                extra={"key_id": row.key_id, "kek_id": row.kek_id, "error": str(error)},
-            )
-            raise SignerUnavailableError(
-                {"reason": f"the signer cannot open the {order.role} key {order.key_id} of this repository"}
-            ) from None
-        method, signature = signing.sign(private_der, encode_canonical(signed))
-        return serialize(signed, [Signature(order.key_id, method, signature)])
+
+def sign_plan(session: Session, work: dict[str, Any]) -> dict[str, str | None]:
+    """The signed files (base64) of a planned update: the server snapshot if planned, and the timestamp."""
+    plan = UpdatePlan.from_work(work)
+    snapshot_raw = None
+    if plan.snapshot is not None:
+        if not plan.snapshot.signed or plan.snapshot.signed.get("_type") != "Snapshot":
+            raise InternalError()
+        snapshot_raw = _sign(session, plan.gun, plan.snapshot, plan.snapshot.signed)
+    timestamp = timestamp_signed(plan.timestamp, plan.snapshot_bytes(snapshot_raw))
+    timestamp_raw = _sign(session, plan.gun, plan.timestamp, timestamp)
+    return {
+        "snapshot": None if snapshot_raw is None else base64.b64encode(snapshot_raw).decode(),
+        "timestamp": base64.b64encode(timestamp_raw).decode(),
+    }
+
+
+def _sign(session: Session, gun: str, order: SigningOrder, signed: dict[str, Any]) -> bytes:
+    row = SqlServerKeyStore(session).sealed_private(order.key_id)
+    if row is None or row.gun != gun or row.role != order.role:
+        raise SignerUnavailableError({"reason": f"no {order.role} key {order.key_id} for this repository"})
+    keks = require_keks(runtime.current().settings)
+    try:
+        private_der = unseal(
+            keks, row.kek_id, row.private_sealed, server_key_aad(row.key_id, gun, order.role)
+        )
+    except SealingError as error:
+        # The KEK ids are for the operator's eyes (this log), not for the client.
+        log.error(
+            "cannot open a server key",
+            extra={"key_id": row.key_id, "kek_id": row.kek_id, "error": str(error)},
+        )
+        raise SignerUnavailableError(
+            {"reason": f"the signer cannot open the {order.role} key {order.key_id} of this repository"}
+        ) from None
+    method, signature = signing.sign(private_der, encode_canonical(signed))
+    return serialize(signed, [Signature(order.key_id, method, signature)])
 
 
 get_key = celery_app.register_task(GetKeyTask())

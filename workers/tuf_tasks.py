@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -53,18 +56,24 @@ def parse_uploads(files: dict[str, str]) -> dict[str, SignedMetadata]:
         raise MalformedJSONError() from None
 
 
+def verified_plan(session: Session, gun: str, files: dict[str, str]) -> UpdatePlan:
+    """Validate an upload ({role: base64}) against the stored repository; raises the NotaryError a
+    ``POST {T}/`` answers with."""
+    uploads = parse_uploads(files)
+    try:
+        return plan_update(
+            gun, uploads, StoredRepository(session, gun), held_public_keys(session, gun), utcnow()
+        )
+    except ValidationError as invalid:
+        raise InvalidUpdateError(invalid.detail()) from None
+
+
 class VerifyUploadTask(JobTask):
     name = "tuf.verify_upload"
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
         assert job.gun is not None
-        uploads = parse_uploads(params["files"])
-        repository = StoredRepository(session, job.gun)
-        try:
-            plan = plan_update(job.gun, uploads, repository, held_public_keys(session, job.gun), utcnow())
-        except ValidationError as invalid:
-            raise InvalidUpdateError(invalid.detail()) from None
-        return Next("signer.sign_update", plan.to_work())
+        return Next("signer.sign_update", verified_plan(session, job.gun, params["files"]).to_work())
 
 
 class RefreshTask(JobTask):
@@ -86,55 +95,120 @@ class RefreshTask(JobTask):
         return Next("signer.sign_update", plan.to_work())
 
 
-def _checked_signature(session: Session, gun: str, role: str, raw: bytes) -> SignedMetadata:
+@dataclass(frozen=True)
+class HeldKey:
+    gun: str
+    role: str
+    public: PublicKey
+
+
+def signing_keys(session: Session, works: Sequence[dict[str, Any]]) -> dict[str, HeldKey]:
+    """The server keys that the signer was asked to sign planned updates with, by key id."""
+    return held_keys(
+        session,
+        {work[order]["key_id"] for work in works for order in ("snapshot", "timestamp") if work[order]},
+    )
+
+
+def held_keys(session: Session, key_ids: set[str], *, lock: bool = False) -> dict[str, HeldKey]:
+    """The server keys of ``key_ids`` that still exist. With ``lock`` (in the write transaction that stores
+    updates signed with them) the rows stay locked until it commits, so the pending-key sweep cannot delete
+    a key between this check and the activation of the root that lists it."""
+    if not key_ids:
+        return {}
+    query = select(ServerKey).where(ServerKey.key_id.in_(key_ids))
+    rows = session.scalars(query.with_for_update() if lock else query)
+    return {row.key_id: HeldKey(row.gun, row.role, PublicKey(row.keytype, row.public)) for row in rows}
+
+
+def _checked_signature(held: Mapping[str, HeldKey], gun: str, role: str, raw: bytes) -> SignedMetadata:
     """The signer's output is trusted only once its signature verifies with the held public key."""
     metadata = parse_metadata(role, raw)
     (signature,) = metadata.signatures
-    # Locked until the commit: the pending-key cleanup must not delete the key this commit activates.
-    row = (
-        session.query(ServerKey)
-        .filter_by(key_id=signature.keyid, gun=gun, role=role)
-        .with_for_update()
-        .one_or_none()
-    )
-    if row is None or not verify_signature(
-        PublicKey(row.keytype, row.public), signature.method, signature.sig, metadata.canonical_signed
+    key = held.get(signature.keyid)
+    if (
+        key is None
+        or (key.gun, key.role) != (gun, role)
+        or not verify_signature(key.public, signature.method, signature.sig, metadata.canonical_signed)
     ):
         raise InternalError()
     return metadata
+
+
+@dataclass(frozen=True)
+class CheckedUpdate:
+    """A planned update with the signer's files, their signatures verified: ready to store."""
+
+    gun: str
+    files: dict[str, SignedMetadata]
+    root_key_ids: dict[str, list[str]]
+    signed_with: frozenset[str]  # the server keys the signer used
+
+    def new_files(self) -> list[NewFile]:
+        return [
+            NewFile(m.role, m.version, m.raw, m.sha256, m.expires)
+            for m in _shallow_first(self.files.values())
+        ]
+
+    @property
+    def timestamp(self) -> SignedMetadata:
+        return self.files["timestamp"]
+
+    def published(self) -> dict[str, Any]:
+        return {
+            "gun": self.gun,
+            "published": {role: metadata.version for role, metadata in sorted(self.files.items())},
+            "timestamp": {"version": self.timestamp.version, "sha256": self.timestamp.sha256},
+        }
+
+
+def checked_update(work: dict[str, Any], held: Mapping[str, HeldKey]) -> CheckedUpdate:
+    """The planned update with the signer's files (``work["signed"]``), once their signatures verify with
+    the held public keys (from ``signing_keys``)."""
+    plan = UpdatePlan.from_work(work)
+    signed = {role: base64.b64decode(raw) for role, raw in work["signed"].items() if raw is not None}
+    files: dict[str, SignedMetadata] = {role: parse_metadata(role, raw) for role, raw in plan.files.items()}
+    for role, raw in signed.items():
+        files[role] = _checked_signature(held, plan.gun, role, raw)
+    signed_with = frozenset(files[role].signatures[0].keyid for role in signed)
+    return CheckedUpdate(plan.gun, files, plan.root_key_ids, signed_with)
+
+
+def after_store(session: Session, updates: Sequence[CheckedUpdate]) -> None:
+    """What follows stored updates in their transaction: a new root puts the server keys it lists to use."""
+    activate_listed(
+        session,
+        {
+            (update.gun, role): update.root_key_ids[role]
+            for update in updates
+            if "root" in update.files
+            for role in roles.SERVER_ROLES
+        },
+    )
+    for update in updates:
+        timestamp = update.timestamp
+        log.info(
+            f"updated {update.gun} to timestamp version {timestamp.version}, checksum {timestamp.sha256}",
+            extra={"gun": update.gun},
+        )
+
+
+def commit_signed(session: Session, work: dict[str, Any]) -> dict[str, Any]:
+    """Store a planned, signed update; returns what was published. VersionError unless every version beats
+    the stored ones."""
+    update = checked_update(work, signing_keys(session, [work]))
+    if not update.signed_with.issubset(held_keys(session, set(update.signed_with), lock=True)):
+        raise InternalError()
+    SqlTufStore(session).store_update(update.gun, update.new_files())
+    after_store(session, [update])
+    return update.published()
 
 
 class CommitUpdateTask(JobTask):
     name = "tuf.commit_update"
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
-        work = work_of(job)
-        plan = UpdatePlan.from_work(work)
-        signed = {role: base64.b64decode(raw) for role, raw in work["signed"].items() if raw is not None}
-        files: dict[str, SignedMetadata] = {
-            role: parse_metadata(role, raw) for role, raw in plan.files.items()
-        }
-        for role, raw in signed.items():
-            files[role] = _checked_signature(session, plan.gun, role, raw)
-        SqlTufStore(session).store_update(
-            plan.gun,
-            [NewFile(m.role, m.version, m.raw, m.sha256, m.expires) for m in _shallow_first(files.values())],
-        )
-        if "root" in files:
-            for role in roles.SERVER_ROLES:
-                activate_listed(session, plan.gun, role, plan.root_key_ids[role])
-        timestamp = files["timestamp"]
-        log.info(
-            f"updated {plan.gun} to timestamp version {timestamp.version}, checksum {timestamp.sha256}",
-            extra={"gun": plan.gun},
-        )
-        return Done(
-            {
-                "gun": plan.gun,
-                "published": {role: metadata.version for role, metadata in sorted(files.items())},
-                "timestamp": {"version": timestamp.version, "sha256": timestamp.sha256},
-            }
-        )
+        return Done(commit_signed(session, work_of(job)))
 
     def after_commit(self, job: Job, outcome: Done | Next) -> None:
         # Before the job is announced (and so before the client gets its 200), so no API process can

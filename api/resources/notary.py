@@ -24,7 +24,8 @@ from api.upload import multipart_handler, read_update
 from models.db import Database
 from models.tuf_files import SqlTufStore
 from notary.auth.access import required_accesses
-from notary.errors import InvalidGunError, InvalidParametersError, NotFoundError
+from notary.errors import InvalidParametersError, NotFoundError
+from notary.guns import prefix_error
 from notary.settings import Settings
 from notary.tuf.keys import PublicKey
 from notary.tuf.timefmt import format_go_time
@@ -82,9 +83,10 @@ class NotaryApi:
         route, params = routing.match(req.path)
         req.context.route_template = route.template
         gun = params.get("gun")
-        if gun is not None and self.gun_prefixes and not gun.startswith(self.gun_prefixes):
+        refused = None if gun is None else prefix_error(gun, self.gun_prefixes)
+        if refused is not None:
             if route.name == "UpdateTUF" and req.method == "POST":
-                raise InvalidGunError(f"Require GUNs with prefix: [{' '.join(self.gun_prefixes)}]")
+                raise refused
             raise NotFoundError()
         require(req, *required_accesses(route.name, req.method, gun))  # after the prefix check, as notary
         handler = self.handlers.get((route.name, req.method))

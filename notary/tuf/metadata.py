@@ -39,6 +39,7 @@ class SignedMetadata:
     raw: bytes
     signed: dict[str, Any] = field(repr=False)
     signatures: tuple[Signature, ...] = field(repr=False)
+    canonical_signed: bytes = field(repr=False)  # what the signatures cover
 
     @property
     def type(self) -> str:
@@ -51,10 +52,6 @@ class SignedMetadata:
     @cached_property
     def expires(self) -> datetime:
         return parse_go_time(self.signed["expires"])
-
-    @cached_property
-    def canonical_signed(self) -> bytes:
-        return encode_canonical(self.signed)
 
     @cached_property
     def sha256(self) -> str:
@@ -102,10 +99,11 @@ def parse_metadata(role: str, raw: bytes) -> SignedMetadata:
         raise MalformedMetadataError(f"{role}: 'signed.version' must be an integer")
     try:
         parse_go_time(signed["expires"])
-        encode_canonical(signed)
+        canonical = encode_canonical(signed)
     except (ValueError, CanonicalJSONError) as exc:
         raise MalformedMetadataError(f"{role}: {exc}") from None
-    return SignedMetadata(role, bytes(raw), signed, tuple(_signature(role, entry) for entry in signatures))
+    entries = tuple(_signature(role, entry) for entry in signatures)
+    return SignedMetadata(role, bytes(raw), signed, entries, canonical)
 
 
 def _signature(role: str, entry: object) -> Signature:
@@ -126,10 +124,14 @@ def serialize(signed: dict[str, Any], signatures: list[Signature]) -> bytes:
     entries = [
         {"keyid": s.keyid, "method": s.method, "sig": base64.b64encode(s.sig).decode()} for s in signatures
     ]
-    return (
-        b'{"signed":'
-        + encode_canonical(signed)
-        + b',"signatures":'
-        + json.dumps(entries, separators=(",", ":")).encode()
-        + b"}"
-    )
+    return file_bytes({"signed": signed, "signatures": entries})
+
+
+def file_bytes(document: dict[str, Any]) -> bytes:
+    """A signed document in the byte form the Go client uploads: ``{"signed":...,"signatures":[...]}``,
+    each member canonical JSON, ``signed`` first (Go's struct order, not the canonical key order); any
+    other member follows, canonical. Raises CanonicalJSONError for values with no canonical form."""
+    first = [key for key in ("signed", "signatures") if key in document]
+    rest = sorted(key for key in document if key not in first)
+    members = [encode_canonical(key) + b":" + encode_canonical(document[key]) for key in first + rest]
+    return b"{" + b",".join(members) + b"}"

@@ -22,6 +22,8 @@ EXPECTED_TABLES = {
     "shared_keys",
     "shared_key_audit",
     "access_list",
+    "bulk_items",
+    "idempotency_keys",
 }
 
 
