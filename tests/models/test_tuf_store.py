@@ -15,6 +15,7 @@ from notary.errors import VersionError
 from notary.jobs import JobState
 
 GUN = "example.com/race"
+ROLES = ("root", "targets", "snapshot", "timestamp")
 
 
 def _file(role: str, version: int) -> NewFile:
@@ -33,7 +34,8 @@ def _store(database: Database, files: list[NewFile]) -> None:
 
 def _versions(database: Database) -> dict[str, int]:
     with database.transaction() as session:
-        return SqlTufStore(session).max_versions(GUN)
+        store = SqlTufStore(session)
+        return {role: found.version for role in ROLES if (found := store.latest(GUN, role)) is not None}
 
 
 def test_each_update_follows_the_stored_timestamp(database: Database) -> None:
