@@ -321,3 +321,30 @@ def test_a_missing_or_empty_bundle_stops_start_up(stack: NotaryStack, bundle_con
     assert len(lines) == 1, result.stderr
     assert "auth.options.rootcertbundle" in lines[0]
     assert str(bundle) in lines[0]
+
+
+# --- /v1/bulk/publish: push on every repository, and its job read with pull on every repository
+
+
+def test_bulk_publish_needs_push_on_every_repository(token_stack: NotaryStack, issuer: TokenIssuer) -> None:
+    first, second = "example.com/bulk-a", "example.com/bulk-b"
+    body = {"repositories": [{"gun": gun, "files": {"root": "{}"}} for gun in (first, second)]}
+    url = f"{token_stack.base_url}/v1/bulk/publish"
+    only_first = issuer.mint_scope(f"repository:{first}:push,pull")
+    refused = httpx.post(url, json=body, headers=bearer(only_first))
+    assert challenge_of(refused).endswith(',error="insufficient_scope"')
+    assert {"Type": "repository", "Class": "", "Name": second, "Action": "push"} in refused.json()["errors"][
+        0
+    ]["detail"]
+
+    both = issuer.mint_scope(f"repository:{first}:push,pull repository:{second}:push,pull")
+    accepted = httpx.post(url, json=body, headers=bearer(both))
+    assert accepted.status_code == 202, accepted.text
+    job_url = token_stack.base_url + accepted.headers["location"]
+    assert httpx.get(job_url).status_code == 401
+    pull_first = issuer.mint_scope(f"repository:{first}:pull")
+    assert challenge_of(httpx.get(job_url, headers=bearer(pull_first))).endswith('error="insufficient_scope"')
+    pull_both = issuer.mint_scope(f"repository:{first}:pull repository:{second}:pull")
+    read = httpx.get(job_url, headers=bearer(pull_both))
+    assert read.status_code == 200, read.text
+    assert read.json()["progress"]["total"] == 2
