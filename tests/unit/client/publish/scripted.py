@@ -71,7 +71,7 @@ def job(
     job_id: str, state: str, progress: tuple[int, int, int] | None = None, **extra: Any
 ) -> dict[str, Any]:
     """A job document as ``GET /v1/jobs/{id}`` answers it; ``progress`` is (done, total, failed)."""
-    document: dict[str, Any] = {"id": job_id, "kind": "tuf.bulk_publish", "state": state, **extra}
+    document: dict[str, Any] = {"id": job_id, "kind": "bulk.publish", "state": state, **extra}
     if progress is not None:
         done, total, failed = progress
         document["progress"] = {"done": done, "total": total, "failed": failed}

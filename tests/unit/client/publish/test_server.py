@@ -157,7 +157,7 @@ def test_follow_polls_until_the_end_resetting_the_backoff_on_progress(scripted: 
         "/v1/jobs/j1",
         Reply(200, job("j1", "queued")),
         Reply(200, job("j1", "queued")),
-        Reply(200, job("j1", "queued")),
+        Reply(200, job("j1", "running", (1, 2, 0))),
         Reply(200, job("j1", "running", (1, 2, 0)), {"Retry-After": "2"}),
         Reply(200, job("j1", "succeeded", (2, 2, 0), result={"repositories": []})),
     )
@@ -165,8 +165,8 @@ def test_follow_polls_until_the_end_resetting_the_backoff_on_progress(scripted: 
     seen: list[JobReport] = []
     report = follow(server_for(scripted.url, []), "j1", seen.append, sleep=slept.append)
     assert report.exit_code is ExitCode.OK
-    assert [r.state.value for r in seen] == ["queued", "queued", "queued", "running", "succeeded"]
-    assert slept == [POLLING.delay(1), POLLING.delay(2), POLLING.delay(3), 2.0]
+    assert [r.state.value for r in seen] == ["queued", "queued", "running", "running", "succeeded"]
+    assert slept == [POLLING.delay(1), POLLING.delay(2), POLLING.delay(1), 2.0]
 
 
 def test_follow_stops_at_the_timeout_with_the_last_state(scripted: ScriptedServer) -> None:
