@@ -132,10 +132,12 @@ def test_the_go_clients_trust_directory_is_read_as_it_is(
     gun = "cli/go/app"
     go = GoNotary(stack, tmp_path / "go")
     go.run("init", gun, "-p")
+    go.run("list", gun)  # the cache then holds what the server serves (init -p caches its pre-publish files)
 
     [repository] = scan(go.trust_dir / "tuf")
 
     assert repository.gun == gun
+    assert (go.trust_dir / "tuf" / gun / "metadata" / "timestamp.json").is_file()
     assert list(repository.files) == ["root", "targets", "snapshot"]  # timestamp.json is never sent
     for role, data in repository.files.items():
         assert client.get(tuf(gun, f"{role}.json")).content == data, role

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from notary.client.auth import BearerTokenAuth
 from notary.client.publish.display import display_for
-from notary.client.publish.errors import ExitCode, PublishError, RequestRefusedError
+from notary.client.publish.errors import ExitCode, PublishError, RequestRefusedError, ServerError
 from notary.client.publish.follow import follow
 from notary.client.publish.layout import Repository, scan
 from notary.client.publish.outcome import JobReport
@@ -161,7 +161,12 @@ class Command:
         key = self.args.idempotency_key or idempotency_key(repositories, self.args.callback_url)
         submitted = self._submit(repositories, key)
         report = JobReport.parse(submitted.document)
-        self.note(f"Submitted {len(repositories)} repositories as job {report.id} (Idempotency-Key {key}).")
+        if submitted.created:
+            self.note(
+                f"Submitted {len(repositories)} repositories as job {report.id} (Idempotency-Key {key})."
+            )
+        else:
+            self.note(f"These {len(repositories)} repositories were already submitted as job {report.id}.")
         if not self.args.wait:
             print(json_document(report.document) if self.json_output else report.id)
             return ExitCode.OK
@@ -195,8 +200,8 @@ class Command:
         try:
             with contextlib.closing(display):
                 report = follow(self.server, job_id, display.update, timeout=timeout)
-        except PublishError as error:
-            error.job_id = error.job_id or job_id
+        except ServerError as error:
+            error.job_id = job_id  # the job goes on without us: say how to pick it up again
             raise
         except KeyboardInterrupt:
             self.note(f"Interrupted; the job goes on on the server: {PROG} wait {job_id}")

@@ -56,6 +56,7 @@ class Answer:
 class Submitted:
     document: dict[str, Any]
     location: str | None
+    created: bool  # False: the Idempotency-Key's job already existed (200), nothing new was started
 
 
 class Server:
@@ -98,16 +99,14 @@ class Server:
                 f"{self.base_url} does not offer bulk publishing ({BULK_PUBLISH_PATH} answered"
                 f" {response.status_code})"
             )
-        return Submitted(_document(response), response.headers.get("Location"))
+        return Submitted(_document(response), response.headers.get("Location"), response.status_code == 202)
 
     def job(self, job_id: str) -> Answer:
         """``GET /v1/jobs/{id}``."""
         response = self._request("GET", f"/v1/jobs/{quote(job_id, safe='')}")
         if response.status_code == 404:
             code, message = _server_error(response)
-            raise JobNotFoundError(
-                f"{self.base_url} has no job {job_id!r} ({message or code})", job_id=job_id
-            )
+            raise JobNotFoundError(f"{self.base_url} has no job {job_id!r} ({message or code})")
         return Answer(_document(response), retry_after(response.headers.get("Retry-After")))
 
     def _request(self, method: str, path: str, **options: Any) -> requests.Response:

@@ -202,7 +202,24 @@ def test_an_unknown_job_exits_2(scripted: ScriptedServer, capsys: pytest.Capture
     )
     code, out, _ = run(capsys, "wait", "nope", "--server", scripted.url, "--json")
     assert code == 2
-    assert json.loads(out)["errors"][0]["code"] == "JOB_NOT_FOUND"
+    assert json.loads(out)["errors"][0] == {
+        "code": "JOB_NOT_FOUND",
+        "message": f"{scripted.url} has no job 'nope' (no job)",
+    }
+    code, _, err = run(capsys, "wait", "nope", "--server", scripted.url)
+    assert code == 2
+    assert err == f"notary-publish: {scripted.url} has no job 'nope' (no job)\n"  # nothing to resume
+
+
+def test_a_rerun_that_finds_its_job_says_so(
+    scripted: ScriptedServer, trust_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scripted.on("POST", BULK, Reply(200, ALL_PUBLISHED, {"Location": JOB}))  # the key's job, already done
+    scripted.on("GET", JOB, Reply(200, ALL_PUBLISHED))
+    code, out, err = run(capsys, "push", str(trust_dir), "--server", scripted.url)
+    assert code == 0
+    assert err.startswith("These 2 repositories were already submitted as job j1.\n")
+    assert out == "Job j1: 2 of 2 repositories published, 0 failed.\n"
 
 
 def test_a_server_lost_after_submission_exits_3_naming_the_job(
