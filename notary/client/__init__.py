@@ -7,6 +7,8 @@
 - ``notary.client.middleware``: WSGI and Falcon middleware that verify every incoming request through Notary,
   with the digest checked locally against the body.
 - ``notary.client.cli``: ``notary-sign``, sign and send one request (like Turnstile's ``turnt``).
+- ``notary.client.publish``: ``notary-publish``, publish a directory of repositories as one bulk job and
+  follow it (or any job) with a progress display.
 
 The signature itself is ``notary.keys.signature``; nothing here re-implements it. Layering: ``notary`` may not
 import httpx or falcon (tests/unit/test_layering.py), so the httpx auth and the Falcon middleware follow those
