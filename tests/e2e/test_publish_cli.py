@@ -8,7 +8,6 @@ client leaves behind is read as it is.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -28,10 +27,6 @@ from tests.support.trust_dir import initial_files, write_repository
 from tests.support.tuf_builder import Key
 
 pytestmark = pytest.mark.e2e
-
-if importlib.util.find_spec("api.resources.bulk") is None:
-    # The server side of bulk publishing is built on its own branch (issue 5); this runs once it is merged.
-    pytest.skip("the server has no POST /v1/bulk/publish yet", allow_module_level=True)
 
 COMMAND = str(Path(sys.executable).with_name("notary-publish"))
 SUBMITTED = re.compile(r"as job (?P<id>[0-9a-f]+) ")
