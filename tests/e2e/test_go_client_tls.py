@@ -9,16 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.certificates import ThrowawayCA
-from tests.support.go_client import NOTARY_BIN, GoNotary, file_target, parse_list
+from tests.support.go_client import GoNotary, file_target, parse_list, require_go_client
 from tests.support.processes import NotaryStack
 
 pytestmark = pytest.mark.e2e
 
-if not NOTARY_BIN.exists():
-    _why = f"the Go notary client ({NOTARY_BIN}) is needed; run scripts/install-services"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(_why, pytrace=False)
-    pytest.skip(_why, allow_module_level=True)
+require_go_client()
 
 
 def test_go_client_publishes_and_lists_over_https(stack: NotaryStack, tmp_path: Path) -> None:
