@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from tests.api.tuf_helpers import new_repo, published, signed_by, tuf
+from tests.support.certificates import ThrowawayCA
 from tests.support.processes import NotaryStack
-from tests.support.tls_ca import ThrowawayCA
 
 
 def serve_https(stack: NotaryStack, ca: ThrowawayCA, *, client_ca: Path | None = None) -> None:
-    server = ca.server()
+    server = ca.server().write(stack.root / "tls", "server")
     section = {"tls_cert_file": str(server.cert), "tls_key_file": str(server.key)}
     if client_ca is not None:
         section["client_ca_file"] = str(client_ca)
@@ -22,8 +22,8 @@ def serve_https(stack: NotaryStack, ca: ThrowawayCA, *, client_ca: Path | None =
     stack.scheme = "https"
 
 
-def test_https_serves_a_tuf_publish_to_clients_trusting_the_ca(stack: NotaryStack, tmp_path: Path) -> None:
-    ca = ThrowawayCA(tmp_path / "ca")
+def test_https_serves_a_tuf_publish_to_clients_trusting_the_ca(stack: NotaryStack) -> None:
+    ca = ThrowawayCA()
     serve_https(stack, ca)
     stack.client_options = {"verify": ca.trusting_context()}
     stack.start_all()
@@ -49,15 +49,15 @@ def test_https_serves_a_tuf_publish_to_clients_trusting_the_ca(stack: NotaryStac
 def test_client_ca_file_requires_a_client_certificate_from_that_ca(
     stack: NotaryStack, tmp_path: Path
 ) -> None:
-    ca = ThrowawayCA(tmp_path / "ca")
-    other_ca = ThrowawayCA(tmp_path / "other-ca", "Some other CA")
-    serve_https(stack, ca, client_ca=ca.cert)
-    good = ca.client("publisher")
+    ca = ThrowawayCA()
+    other_ca = ThrowawayCA("Some other CA")
+    serve_https(stack, ca, client_ca=ca.write_cert(tmp_path / "ca.crt"))
+    good = ca.client("publisher").write(tmp_path, "publisher")
     stack.client_options = {"verify": ca.trusting_context(good)}
     stack.start("web")
 
     no_certificate = ca.trusting_context()
-    foreign_certificate = ca.trusting_context(other_ca.client("intruder"))
+    foreign_certificate = ca.trusting_context(other_ca.client("intruder").write(tmp_path, "intruder"))
     for context in (no_certificate, foreign_certificate):
         with pytest.raises(httpx.TransportError):  # the server refuses the handshake
             httpx.get(f"{stack.base_url}/v2/", verify=context, timeout=10)

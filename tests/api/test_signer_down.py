@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from models.db import Database
 from models.tables import Job
-from tests.api.test_tuf_freshness import plant_timestamp
 from tests.api.tuf_helpers import (
     assert_error,
     assert_nothing_stored,
     new_repo,
+    plant_timestamp,
     publish,
     published,
     state,

@@ -7,47 +7,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
-from models.db import Database
-from models.tables import ServerKey
-from models.tuf_files import NewFile, SqlTufStore
-from notary.sealing import associated_data, unseal
-from notary.settings import load_settings
-from notary.tuf import signing
-from notary.tuf.canonical import encode_canonical
-from notary.tuf.metadata import Signature, file_meta, parse_metadata, serialize
-from notary.tuf.timefmt import format_go_time, parse_go_time
-from tests.api.tuf_helpers import new_repo, tuf
+from notary.tuf.timefmt import parse_go_time
+from tests.api.tuf_helpers import new_repo, plant_timestamp, tuf
 from tests.support.processes import NotaryStack, wait_until
-
-
-def plant_timestamp(stack: NotaryStack, gun: str, expires: datetime) -> int:
-    """Store a correctly signed timestamp that expires at ``expires``, as if written long ago: the test holds
-    the signer's KEK, so it signs with the repository's own timestamp key, exactly as the signer would."""
-    keks = load_settings(None, {"NOTARY_SERVER_SIGNER_KEKS": stack.kek})["signer.keks"]
-    database = Database(stack.db_url)
-    with database.transaction() as session:
-        store = SqlTufStore(session)
-        row = session.scalars(
-            select(ServerKey).where(ServerKey.gun == gun, ServerKey.role == "timestamp")
-        ).one()
-        private = unseal(keks, row.kek_id, row.private_sealed, associated_data(row.key_id, gun, "timestamp"))
-        snapshot = store.current(gun, "snapshot")
-        assert snapshot is not None
-        version = store.latest(gun, "timestamp").version + 1  # type: ignore[union-attr]
-        signed = {
-            "_type": "Timestamp",
-            "expires": format_go_time(expires),
-            "meta": {"snapshot": file_meta(snapshot.data)},
-            "version": version,
-        }
-        method, sig = signing.sign(private, encode_canonical(signed))
-        raw = serialize(signed, [Signature(row.key_id, method, sig)])
-        planted = parse_metadata("timestamp", raw)
-        store.store_update(gun, [NewFile("timestamp", version, raw, planted.sha256, planted.expires)])
-    database.dispose()
-    return version
 
 
 def served_timestamp(stack: NotaryStack, gun: str) -> dict[str, object]:

@@ -1,5 +1,6 @@
 """Shared helpers of the ``tests/api/test_tuf_*`` modules: a running stack per module, publishing
-through ``POST {T}/``, notary's error bodies, and "nothing was stored" checks."""
+through ``POST {T}/``, notary's error bodies, "nothing was stored" checks, and metadata planted straight
+into the database."""
 
 from __future__ import annotations
 
@@ -9,14 +10,24 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from sqlalchemy import select
 
+from models.db import Database
+from models.tables import ServerKey
+from models.tuf_files import NewFile, SqlTufStore
+from notary.sealing import associated_data, unseal
+from notary.settings import load_settings
+from notary.tuf import signing
+from notary.tuf.canonical import encode_canonical
 from notary.tuf.keys import PublicKey, verify_signature
-from notary.tuf.metadata import parse_metadata
+from notary.tuf.metadata import Signature, file_meta, parse_metadata, serialize
+from notary.tuf.timefmt import format_go_time
 from tests.support.processes import NotaryStack
 from tests.support.servers import RedisServer
 from tests.support.tuf_builder import Key, Repo, multipart
@@ -243,3 +254,34 @@ def meta_sha256_hex(data: bytes, role: str) -> str:
 
 def version_of(data: bytes) -> int:
     return int(json.loads(data)["signed"]["version"])
+
+
+# ----------------------------------------------------------------------------------- planted data
+
+
+def plant_timestamp(stack: NotaryStack, gun: str, expires: datetime) -> int:
+    """Store a correctly signed timestamp that expires at ``expires``, as if written long ago: the test holds
+    the signer's KEK, so it signs with the repository's own timestamp key, exactly as the signer would."""
+    keks = load_settings(None, {"NOTARY_SERVER_SIGNER_KEKS": stack.kek})["signer.keks"]
+    database = Database(stack.db_url)
+    with database.transaction() as session:
+        store = SqlTufStore(session)
+        row = session.scalars(
+            select(ServerKey).where(ServerKey.gun == gun, ServerKey.role == "timestamp")
+        ).one()
+        private = unseal(keks, row.kek_id, row.private_sealed, associated_data(row.key_id, gun, "timestamp"))
+        snapshot = store.current(gun, "snapshot")
+        assert snapshot is not None
+        version = store.latest(gun, "timestamp").version + 1  # type: ignore[union-attr]
+        signed = {
+            "_type": "Timestamp",
+            "expires": format_go_time(expires),
+            "meta": {"snapshot": file_meta(snapshot.data)},
+            "version": version,
+        }
+        method, sig = signing.sign(private, encode_canonical(signed))
+        raw = serialize(signed, [Signature(row.key_id, method, sig)])
+        planted = parse_metadata("timestamp", raw)
+        store.store_update(gun, [NewFile("timestamp", version, raw, planted.sha256, planted.expires)])
+    database.dispose()
+    return version

@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.go_client import NOTARY_BIN, GoNotary, Target, file_target
+from tests.support.go_client import GoNotary, Target, file_target, require_go_client
 from tests.support.processes import NotaryStack
 
 pytestmark = pytest.mark.e2e
 
-if not NOTARY_BIN.exists() or shutil.which("openssl") is None:
-    _why = f"the Go notary client ({NOTARY_BIN}) and openssl are needed; run scripts/install-services"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(_why, pytrace=False)
-    pytest.skip(_why, allow_module_level=True)
+require_go_client(openssl=True)
 
 # The access log names the route template; this one is the `N.root.json` lookup of a client catching up.
 VERSIONED_ROOT_OK = re.compile(

@@ -8,29 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.go_client import NOTARY_BIN, GoNotary, file_target, parse_list
+from tests.support.certificates import ThrowawayCA
+from tests.support.go_client import GoNotary, file_target, parse_list, require_go_client
 from tests.support.processes import NotaryStack
-from tests.support.tls_ca import ThrowawayCA
 
 pytestmark = pytest.mark.e2e
 
-if not NOTARY_BIN.exists():
-    _why = f"the Go notary client ({NOTARY_BIN}) is needed; run scripts/install-services"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(_why, pytrace=False)
-    pytest.skip(_why, allow_module_level=True)
+require_go_client()
 
 
 def test_go_client_publishes_and_lists_over_https(stack: NotaryStack, tmp_path: Path) -> None:
-    ca = ThrowawayCA(tmp_path / "ca")
-    server = ca.server()
+    ca = ThrowawayCA()
+    server = ca.server().write(tmp_path / "tls", "server")
     stack.write_config(server={"tls_cert_file": str(server.cert), "tls_key_file": str(server.key)})
     stack.scheme = "https"
     stack.client_options = {"verify": ca.trusting_context()}
     stack.start_all()
     gun = "example.com/tls/app"
     notary = GoNotary(stack, tmp_path / "client")
-    trust_ca = ("--tlscacert", str(ca.cert))
+    trust_ca = ("--tlscacert", str(ca.write_cert(tmp_path / "tls" / "ca.crt")))
 
     untrusting = notary.run("list", gun, expect=1)
     assert "certificate signed by unknown authority" in untrusting.stdout + untrusting.stderr

@@ -11,17 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.go_client import NOTARY_BIN, GoNotary, file_target
+from tests.support.go_client import GoNotary, file_target, require_go_client
 from tests.support.processes import NotaryStack
 from tests.support.token_issuer import ISSUER, SERVICE, TokenIssuer, TokenServer
 
 pytestmark = pytest.mark.e2e
 
-if not NOTARY_BIN.exists():
-    _why = f"the Go notary client ({NOTARY_BIN}) is needed; run scripts/install-services"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(_why, pytrace=False)
-    pytest.skip(_why, allow_module_level=True)
+require_go_client()
 
 GUN = "example.com/token/app"
 

@@ -6,23 +6,17 @@ read a public repository.
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.support.go_client import NOTARY_BIN, GoNotary, file_target
+from tests.support.go_client import GoNotary, file_target, require_go_client
 from tests.support.processes import NotaryStack
 from tests.support.token_service import token_service_files
 
 pytestmark = pytest.mark.e2e
 
-if not NOTARY_BIN.exists() or shutil.which("openssl") is None:
-    _why = f"the Go notary client ({NOTARY_BIN}) is needed; run scripts/install-services"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(_why, pytrace=False)
-    pytest.skip(_why, allow_module_level=True)
+require_go_client()
 
 ISSUER, SERVICE = "e2e-token-issuer", "e2e-notary"
 PUBLIC_GUN = "example.com/public/app"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from .fixtures import INSTALL_HINT, in_ci
 from .processes import NotaryStack
 
 NOTARY_BIN = Path("/usr/bin/notary")
@@ -28,6 +29,21 @@ PASSPHRASES = {
     "NOTARY_SNAPSHOT_PASSPHRASE": "snapshotpw",
     "NOTARY_DELEGATION_PASSPHRASE": "delegpw",
 }
+
+
+def require_go_client(*, openssl: bool = False) -> None:
+    """Skip the calling test module when the Go client (or openssl, if it needs it) is missing; with
+    ``CI=true`` fail instead, since CI must run these tests."""
+    missing = [] if NOTARY_BIN.exists() else [f"the Go notary client ({NOTARY_BIN})"]
+    if openssl and shutil.which("openssl") is None:
+        missing.append("openssl")
+    if not missing:
+        return
+    why = f"missing {' and '.join(missing)}; {INSTALL_HINT}"
+    if in_ci():
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+
 
 _LIST_ROW = re.compile(r"^(?P<name>\S+)\s+(?P<digest>[0-9a-f]{64})\s+(?P<size>\d+)\s+(?P<role>\S+)\s*$")
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+
+from .certificates import certificate, rsa_key
 
 ACCOUNT = "716756199562"
 
@@ -20,19 +19,8 @@ class InstanceIdentityAuthority:
     """Plays AWS: a signing certificate (pinned in the server's config) that signs identity documents."""
 
     def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test instance identity")])
-        now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
-            .sign(self.key, hashes.SHA256())
-        )
+        self.key = rsa_key()
+        self.cert = certificate("test instance identity", self.key)
 
     def document(self, instance: str, pending: datetime, account: str = ACCOUNT) -> bytes:
         return json.dumps(

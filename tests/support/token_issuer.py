@@ -11,65 +11,20 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from notary.auth.access import format_scope, parse_scope, resources
 
+from .certificates import PrivateKey, certificate, ec_key, pem
+
 ISSUER = "test-token-issuer"
 SERVICE = "notary-test"
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
-
-def certificate(
-    subject: str,
-    key: PrivateKey,
-    issuer: tuple[x509.Certificate, PrivateKey] | None = None,
-    *,
-    ca: bool = False,
-    path_length: int | None = None,
-    valid_from: datetime | None = None,
-    valid_until: datetime | None = None,
-    digest: hashes.HashAlgorithm | None = None,
-) -> x509.Certificate:
-    """A certificate for ``key``, signed by ``issuer`` (certificate and key), or self-signed."""
-    now = datetime.now(UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name, signing_key = (name, key) if issuer is None else (issuer[0].subject, issuer[1])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid_from or now - timedelta(hours=1))
-        .not_valid_after(valid_until or now + timedelta(days=1))
-    )
-    if ca or issuer is not None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-    return builder.sign(signing_key, digest or hashes.SHA256())
-
-
-def ec_key(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(curve or ec.SECP256R1())
-
-
-def pem(*certificates: x509.Certificate) -> bytes:
-    return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certificates)
-
-
-def key_pem(key: PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def x5c(*certificates: x509.Certificate) -> list[str]:

@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from asn1crypto import algos as asn1_algos
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from notary.tuf.canonical import encode_canonical
 from notary.tuf.keys import PublicKey
 from notary.tuf.signing import generate_private_key, public_key_for, sign
 from notary.tuf.timefmt import format_go_time
+
+from .certificates import resign
 
 __all__ = [
     "BASE_ROLES",
@@ -195,8 +195,8 @@ class Key:
             .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         )
         if isinstance(hash_algorithm, hashes.SHA1):
-            der = _resign_with_sha1(builder.sign(private_key, SHA256), private_key)
-            certificate = x509.load_der_x509_certificate(der)
+            sha1 = "sha1_ecdsa" if algorithm == "ecdsa" else "sha1_rsa"
+            certificate = resign(builder.sign(private_key, SHA256), private_key, sha1)
         else:
             certificate = builder.sign(private_key, hash_algorithm)
 
@@ -206,29 +206,6 @@ class Key:
         )
         public = PublicKey(keytype=keytype, public=base64.b64encode(pem).decode("ascii"))
         return cls(private_der=private_der, public=public)
-
-
-def _resign_with_sha1(
-    certificate: x509.Certificate, private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-) -> bytes:
-    """The DER of ``certificate`` with its TBS re-signed using SHA-1 (which ``cryptography`` won't do)."""
-    parsed = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-    algorithm = "sha1_ecdsa" if isinstance(private_key, ec.EllipticCurvePrivateKey) else "sha1_rsa"
-    tbs = parsed["tbs_certificate"]
-    tbs["signature"] = asn1_algos.SignedDigestAlgorithm({"algorithm": algorithm})
-    tbs_der = tbs.dump(force=True)
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        signature = private_key.sign(tbs_der, ec.ECDSA(hashes.SHA1()))
-    else:
-        signature = private_key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA1())
-    resigned = asn1_x509.Certificate(
-        {
-            "tbs_certificate": tbs,
-            "signature_algorithm": asn1_algos.SignedDigestAlgorithm({"algorithm": algorithm}),
-            "signature_value": signature,
-        }
-    )
-    return bytes(resigned.dump())
 
 
 # --------------------------------------------------------------------------------------------------

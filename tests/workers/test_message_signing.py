@@ -204,11 +204,14 @@ def test_the_signer_runs_no_task_from_an_untrusted_message(
 @pytest.mark.parametrize("command", ["notary-server", "notary-worker", "notary-beat", "notary-signer"])
 def test_every_process_refuses_a_ca_certificate_at_start(stack: NotaryStack, command: str) -> None:
     folder = stack.root / "pki"
-    own_ca = CA.issue("a CA by mistake", ca=True)
-    cert, key = own_ca.write(folder, "own")
+    own = CA.issue("a CA by mistake", ca=True).write(folder, "own")
     (folder / "trusted.crt").write_bytes(CA.issue("peer").cert_pem)
     stack.write_config(
-        security={"key_file": str(key), "cert_file": str(cert), "cert_store": str(folder / "trusted.crt")}
+        security={
+            "key_file": str(own.key),
+            "cert_file": str(own.cert),
+            "cert_store": str(folder / "trusted.crt"),
+        }
     )
     env = stack.env({"NOTARY_SERVER_SIGNER_KEKS": stack.kek} if command == "notary-signer" else {})
 

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from notary.auth.access import Access, repository
 from notary.auth.tokens import InvalidTokenError, Token, TokenPolicy, TokenVerifier, verify_token
 from notary.auth.trust import TrustBundle, libtrust_key_id
-from tests.support.token_issuer import ISSUER, SERVICE, TokenIssuer, certificate, ec_key, grants, pem, x5c
-from tests.unit.tuf_checks.helpers import _resign as resign
+from tests.support.certificates import certificate, ec_key, pem, resign
+from tests.support.token_issuer import ISSUER, SERVICE, TokenIssuer, grants, x5c
 
 GUN = "example.com/app"
 PULL = grants(f"repository:{GUN}:pull")
@@ -180,7 +180,7 @@ def test_a_sha1_signed_certificate_is_refused(issuer: TokenIssuer, policy: Token
     rsa_ca = certificate("rsa CA", rsa_ca_key, (issuer.root, issuer.root_key), ca=True)
     leaf_key = ec_key()
     leaf = certificate("signer", leaf_key, (rsa_ca, rsa_ca_key))
-    sha1_leaf = resign(leaf, rsa_ca_key, "sha1_rsa", swap_validity=False)
+    sha1_leaf = resign(leaf, rsa_ca_key, "sha1_rsa")
     assert verify(issuer.mint(PULL, key=leaf_key, header={"x5c": x5c(leaf, rsa_ca)}), policy)
     refused(issuer.mint(PULL, key=leaf_key, header={"x5c": x5c(sha1_leaf, rsa_ca)}), policy, "SHA-1")
 

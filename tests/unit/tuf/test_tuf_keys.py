@@ -7,18 +7,17 @@ import dataclasses
 import hashlib
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from notary.tuf.canonical import encode_canonical
 from notary.tuf.keys import KEY_TYPES, InvalidKeyError, PublicKey
+from tests.support.certificates import certificate, pem
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "notary"
 GUN = "example.com/interop/app1"
@@ -34,22 +33,6 @@ def _b64(data: bytes) -> str:
 
 def _spki(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _cert_pem(private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, cn: str = "gun") -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _root_files() -> list[Path]:
@@ -166,7 +149,7 @@ def test_plain_keys_have_no_certificate_and_canonical_id_is_key_id(keytype: str)
 
 def test_rsa_x509_canonical_id_uses_rsa_type() -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key = PublicKey(keytype="rsa-x509", public=_b64(_cert_pem(private)))
+    key = PublicKey(keytype="rsa-x509", public=_b64(pem(certificate("gun", private))))
     assert key.canonical_key_id == PublicKey(keytype="rsa", public=_b64(_spki(private.public_key()))).key_id
     assert isinstance(key.crypto_key(), rsa.RSAPublicKey)
 
@@ -285,9 +268,9 @@ def _bad_material() -> list[tuple[str, bytes]]:
         ("ecdsa-x509", ec_spki),  # not PEM
         ("ecdsa-x509", ec_pem),  # PEM, but not a certificate
         # the cert is not the first PEM block, and Go reads only the first
-        ("ecdsa-x509", ec_pem + _cert_pem(ec_private)),
-        ("ecdsa-x509", _cert_pem(rsa_private)),  # RSA cert under ecdsa-x509
-        ("rsa-x509", _cert_pem(ec_private)),
+        ("ecdsa-x509", ec_pem + pem(certificate("gun", ec_private))),
+        ("ecdsa-x509", pem(certificate("gun", rsa_private))),  # RSA cert under ecdsa-x509
+        ("rsa-x509", pem(certificate("gun", ec_private))),
         ("ecdsa-x509", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
     ]
 
@@ -318,13 +301,13 @@ def test_pem_scan_is_linear_on_hostile_input() -> None:
 
 def test_pem_text_before_the_block_is_skipped() -> None:
     private = ec.generate_private_key(ec.SECP256R1())
-    key = PublicKey(keytype="ecdsa-x509", public=_b64(b"subject=CN gun\n" + _cert_pem(private)))
+    key = PublicKey(keytype="ecdsa-x509", public=_b64(b"subject=CN gun\n" + pem(certificate("gun", private))))
     assert _spki(key.crypto_key()) == _spki(private.public_key())  # type: ignore[arg-type]
 
 
 def test_pem_certificate_with_crlf_and_following_chain_is_read() -> None:
     first = ec.generate_private_key(ec.SECP256R1())
     second = ec.generate_private_key(ec.SECP256R1())
-    pem = _cert_pem(first).replace(b"\n", b"\r\n") + _cert_pem(second)
-    key = PublicKey(keytype="ecdsa-x509", public=_b64(pem))
+    chain = pem(certificate("gun", first)).replace(b"\n", b"\r\n") + pem(certificate("gun", second))
+    key = PublicKey(keytype="ecdsa-x509", public=_b64(chain))
     assert _spki(key.crypto_key()) == _spki(first.public_key())  # type: ignore[arg-type]

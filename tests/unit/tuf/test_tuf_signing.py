@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from cryptography.x509.oid import NameOID
 
 from notary.tuf.keys import PublicKey, verify_signature
 from notary.tuf.signing import ALGORITHMS, generate_private_key, public_key_for, sign
+from tests.support.certificates import certificate, pem
 
 DATA = b'{"_type":"Targets","expires":"2029-11-20T20:53:01.105037402Z","version":3}'
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
@@ -26,22 +24,6 @@ def _b64(data: bytes) -> str:
 
 def _spki(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _cert_pem(private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "example.com/app")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(private, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _raw_ecdsa(private: ec.EllipticCurvePrivateKey, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
@@ -244,9 +226,9 @@ def test_rsa_below_2048_bits_is_refused() -> None:
 
 def test_x509_keys_verify_with_their_methods(rsa2048: rsa.RSAPrivateKey) -> None:
     ec_private = ec.generate_private_key(ec.SECP256R1())
-    ec_key = PublicKey(keytype="ecdsa-x509", public=_b64(_cert_pem(ec_private)))
+    ec_key = PublicKey(keytype="ecdsa-x509", public=_b64(pem(certificate("example.com/app", ec_private))))
     assert verify_signature(ec_key, "ecdsa", _raw_ecdsa(ec_private, DATA, hashes.SHA256()), DATA)
-    rsa_key = PublicKey(keytype="rsa-x509", public=_b64(_cert_pem(rsa2048)))
+    rsa_key = PublicKey(keytype="rsa-x509", public=_b64(pem(certificate("example.com/app", rsa2048))))
     pss = rsa2048.sign(DATA, PSS, hashes.SHA256())
     assert verify_signature(rsa_key, "rsapss", pss, DATA)
     assert verify_signature(
@@ -257,10 +239,10 @@ def test_x509_keys_verify_with_their_methods(rsa2048: rsa.RSAPrivateKey) -> None
 
 
 def test_pycrypto_method_is_for_pem_rsa_keys_only(rsa2048: rsa.RSAPrivateKey) -> None:
-    pem = rsa2048.public_key().public_bytes(
+    public_pem = rsa2048.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    pem_key = PublicKey(keytype="rsa", public=_b64(pem))
+    pem_key = PublicKey(keytype="rsa", public=_b64(public_pem))
     der_key = PublicKey(keytype="rsa", public=_b64(_spki(rsa2048.public_key())))
     pss = rsa2048.sign(DATA, PSS, hashes.SHA256())
     assert verify_signature(pem_key, "pycrypto-pkcs#1 pss", pss, DATA)

@@ -7,17 +7,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from asn1crypto import algos as asn1_algos
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from notary.tuf.checks import RootInfo, check_root
 from notary.tuf.keys import PublicKey
 from notary.tuf.metadata import SignedMetadata, parse_metadata
 from notary.tuf.timefmt import format_go_time
+from tests.support.certificates import resign
 from tests.support.tuf_builder import Delegation, Key, root_signed, sign_file, snapshot_signed, targets_signed
 
 GUN = "example.com/app"
@@ -153,7 +152,7 @@ def certificate_key(
         .sign(private, hashes.SHA256())
     )
     if resign_as is not None or swap_validity:
-        certificate = _resign(certificate, private, resign_as, swap_validity)
+        certificate = resign(certificate, private, resign_as, swap_validity=swap_validity)
     return _as_key([certificate], private), certificate, private
 
 
@@ -169,43 +168,3 @@ def _as_key(certificates: Sequence[x509.Certificate], private: PrivateKey) -> Ke
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return Key(private_der=der, public=PublicKey(keytype=keytype, public=base64.b64encode(pem).decode()))
-
-
-_RESIGN_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "md5_rsa": hashes.MD5(),
-    "sha1_rsa": hashes.SHA1(),
-    "sha256_rsa": hashes.SHA256(),
-    "sha256_ecdsa": hashes.SHA256(),
-}
-
-
-def _resign(
-    certificate: x509.Certificate, private: PrivateKey, algorithm: str | None, swap_validity: bool
-) -> x509.Certificate:
-    if algorithm is None:
-        algorithm = "sha256_ecdsa" if isinstance(private, ec.EllipticCurvePrivateKey) else "sha256_rsa"
-    parsed = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-    tbs = parsed["tbs_certificate"]
-    if swap_validity:
-        validity = tbs["validity"]
-        tbs["validity"] = asn1_x509.Validity(
-            {
-                "not_before": asn1_x509.Time({"utc_time": validity["not_after"].native}),
-                "not_after": asn1_x509.Time({"utc_time": validity["not_before"].native}),
-            }
-        )
-    tbs["signature"] = asn1_algos.SignedDigestAlgorithm({"algorithm": algorithm})
-    tbs_der = tbs.dump(force=True)
-    digest = _RESIGN_HASHES[algorithm]
-    if isinstance(private, ec.EllipticCurvePrivateKey):
-        signature = private.sign(tbs_der, ec.ECDSA(digest))
-    else:
-        signature = private.sign(tbs_der, padding.PKCS1v15(), digest)
-    resigned = asn1_x509.Certificate(
-        {
-            "tbs_certificate": tbs,
-            "signature_algorithm": asn1_algos.SignedDigestAlgorithm({"algorithm": algorithm}),
-            "signature_value": signature,
-        }
-    )
-    return x509.load_der_x509_certificate(resigned.dump())

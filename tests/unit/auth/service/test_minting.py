@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from notary.auth.access import Resource, repository
 from notary.auth.service.minting import SigningKeyError, TokenSigner
 from notary.auth.trust import libtrust_key_id
-from tests.support.token_issuer import TokenIssuer, certificate, ec_key, key_pem, pem
+from tests.support.certificates import certificate, ec_key, key_pem, pem
+from tests.support.token_issuer import TokenIssuer
 
 ACCESS = repository("example.com/app", "push", "pull")
 
