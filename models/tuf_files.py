@@ -3,7 +3,8 @@
 "Current" follows notary's consistent walk: the newest timestamp names a snapshot by hash, and the snapshot
 names every other role's file by hash. So readers never see a targets file newer than the snapshot that
 vouches for it. Writes are atomic per update: every file, with a strictly increasing version per
-(gun, role), and one changefeed row for the new timestamp, in the caller's transaction.
+(gun, role), and one changefeed row for the new timestamp, in the caller's transaction, with its
+``repository.updated`` (or ``repository.deleted``) event in the outbox.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.base import utcnow
 from models.tables import ChangefeedEntry, TufFile
 from notary.errors import VersionError
@@ -112,6 +114,7 @@ class SqlTufStore:
                 raise VersionError({})
             seen.add((file.role, file.version))
         now = utcnow()
+        change: ChangefeedEntry | None = None
         try:
             with self.session.begin_nested():
                 for file in files:
@@ -128,25 +131,41 @@ class SqlTufStore:
                         )
                     )
                     if file.role == "timestamp":
-                        self.session.add(
-                            ChangefeedEntry(
-                                gun=gun,
-                                version=file.version,
-                                sha256=file.sha256,
-                                category="update",
-                                created_at=now,
-                            )
+                        change = ChangefeedEntry(
+                            gun=gun,
+                            version=file.version,
+                            sha256=file.sha256,
+                            category="update",
+                            created_at=now,
                         )
+                        self.session.add(change)
         except IntegrityError:
             # A concurrent update stored one of these versions first; the unique constraint decided.
             raise VersionError({}) from None
+        if change is not None:
+            versions = {**newest, **{file.role: file.version for file in files}}
+            outbox.record(
+                self.session,
+                "repository.updated",
+                {
+                    "gun": gun,
+                    "changefeed_id": change.id,
+                    "timestamp": {"version": change.version, "sha256": change.sha256},
+                    "root_version": versions.get("root"),
+                    "published": {file.role: file.version for file in files},
+                },
+                gun=gun,
+            )
 
     def delete_gun(self, gun: str) -> int:
         """Delete every file of exactly this GUN (never a prefix); one changefeed row if anything went."""
         deleted = self.session.execute(delete(TufFile).where(TufFile.gun == gun)).rowcount  # type: ignore[attr-defined]
         if deleted:
-            self.session.add(
-                ChangefeedEntry(gun=gun, version=0, sha256="", category="deletion", created_at=utcnow())
+            change = ChangefeedEntry(gun=gun, version=0, sha256="", category="deletion", created_at=utcnow())
+            self.session.add(change)
+            self.session.flush()
+            outbox.record(
+                self.session, "repository.deleted", {"gun": gun, "changefeed_id": change.id}, gun=gun
             )
         return int(deleted)
 

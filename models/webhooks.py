@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models.base import utcnow
 from models.tables import WebhookAttempt, WebhookDelivery
@@ -15,7 +17,24 @@ from models.tables import WebhookAttempt, WebhookDelivery
 ATTEMPT_LEASE = timedelta(minutes=2)
 
 
-def create_delivery(session: Session, url: str, event_type: str, body: bytes, job_id: str | None) -> int:
+@dataclass(frozen=True)
+class SubscriptionEvent:
+    """What ties a delivery to a subscription, and its place in the subscription's order."""
+
+    subscription_id: str
+    event_id: str
+    stream: str | None
+    sequence: int | None
+
+
+def create_delivery(
+    session: Session,
+    url: str,
+    event_type: str,
+    body: bytes,
+    job_id: str | None,
+    subscription: SubscriptionEvent | None = None,
+) -> int:
     delivery = WebhookDelivery(
         message_id="msg_" + uuid.uuid4().hex,
         job_id=job_id,
@@ -26,12 +45,45 @@ def create_delivery(session: Session, url: str, event_type: str, body: bytes, jo
         attempts=0,
         next_attempt_at=utcnow(),
     )
+    if subscription is not None:
+        delivery.subscription_id = subscription.subscription_id
+        delivery.event_id = subscription.event_id
+        delivery.stream = subscription.stream
+        delivery.sequence = subscription.sequence
     session.add(delivery)
     session.flush()
     return delivery.id
 
 
+def _earlier_pending(delivery: Any) -> Any:
+    """Condition: a pending delivery comes before ``delivery`` in its (subscription, stream)."""
+    earlier = aliased(WebhookDelivery)
+    return (
+        select(earlier.id)
+        .where(
+            earlier.subscription_id == delivery.subscription_id,
+            earlier.stream == delivery.stream,
+            earlier.sequence < delivery.sequence,
+            earlier.state == "pending",
+        )
+        .exists()
+    )
+
+
+def is_head(session: Session, delivery_id: int) -> bool:
+    """Whether nothing earlier of the same (subscription, stream) is still pending. Deliveries leave
+    ``pending`` only forwards (replay aside), so a True answer stays true until this one is attempted."""
+    blocked = session.scalar(
+        select(_earlier_pending(WebhookDelivery)).where(WebhookDelivery.id == delivery_id)
+    )
+    return not blocked
+
+
 def claim_attempt(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Lease a due, pending delivery that is the head of its stream; None if it is not."""
+    # Checked by a SELECT first: MySQL cannot UPDATE a table filtered by a subquery on that same table.
+    if not is_head(session, delivery_id):
+        return None
     claimed = session.execute(
         update(WebhookDelivery)
         .where(
@@ -72,13 +124,36 @@ def record_attempt(
 
 
 def due_deliveries(session: Session, now: datetime, limit: int) -> list[int]:
+    """Pending deliveries whose time has come and that head their stream (the rest wait their turn)."""
     query = (
         select(WebhookDelivery.id)
-        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
+        .where(
+            WebhookDelivery.state == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            ~_earlier_pending(WebhookDelivery),
+        )
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def next_in_stream(session: Session, delivery: WebhookDelivery) -> int | None:
+    """The delivery that becomes the head once ``delivery`` is settled."""
+    if delivery.stream is None:
+        return None
+    query = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.subscription_id == delivery.subscription_id,
+            WebhookDelivery.stream == delivery.stream,
+            WebhookDelivery.sequence > delivery.sequence,
+            WebhookDelivery.state == "pending",
+        )
+        .order_by(WebhookDelivery.sequence)
+        .limit(1)
+    )
+    return session.scalar(query)
 
 
 def attempts_of(session: Session, delivery_id: int) -> list[WebhookAttempt]:

@@ -16,13 +16,19 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     │   ├── NoFilenameError           400 NO_FILENAME
     │   ├── MalformedJSONError        400 MALFORMED_JSON
     │   ├── MalformedUploadError      400 MALFORMED_UPLOAD
-    │   └── WebhooksDisabledError     400 WEBHOOKS_DISABLED
+    │   ├── WebhooksDisabledError     400 WEBHOOKS_DISABLED
+    │   ├── UnknownEventError         400 UNKNOWN_EVENT
+    │   └── WebhookTargetRefusedError 400 WEBHOOK_TARGET_REFUSED
     ├── InvalidSignatureError         401 INVALID_SIGNATURE   (shared keys: the PKCS7 does not verify)
     ├── UnauthorizedError             401 UNAUTHORIZED
     ├── NotAllowedError               403 NOT_ALLOWED
     ├── NonceMismatchError            403 NONCE_MISMATCH
     ├── RenewalLimitError             403 RENEWAL_LIMIT
     ├── KeyNotFoundError              404 KEY_NOT_FOUND
+    ├── SubscriptionNotFoundError     404 SUBSCRIPTION_NOT_FOUND
+    ├── DeliveryNotFoundError         404 DELIVERY_NOT_FOUND
+    ├── TooManySubscriptionsError     409 TOO_MANY_SUBSCRIPTIONS
+    ├── DeliveryNotFailedError        409 DELIVERY_NOT_FAILED
     ├── RolesUnavailableError         503 ROLES_UNAVAILABLE
     ├── KeysDisabledError             503 KEYS_DISABLED
     ├── PayloadTooLargeError          413 PAYLOAD_TOO_LARGE
@@ -130,6 +136,16 @@ class WebhooksDisabledError(InvalidRequestError):
     message = "This server has no webhooks.secret configured, so it cannot send callbacks."
 
 
+class UnknownEventError(InvalidRequestError):
+    code = "UNKNOWN_EVENT"
+    message = "A subscription may only ask for known event names."
+
+
+class WebhookTargetRefusedError(InvalidRequestError):
+    code = "WEBHOOK_TARGET_REFUSED"
+    message = "The URL does not resolve, or resolves to an address webhooks may not reach."
+
+
 class InvalidSignatureError(NotaryError):
     code = "INVALID_SIGNATURE"
     status = 401
@@ -164,6 +180,30 @@ class KeyNotFoundError(NotaryError):
     code = "KEY_NOT_FOUND"
     status = 404
     message = "There is no such key, or it has expired or been revoked."
+
+
+class SubscriptionNotFoundError(NotaryError):
+    code = "SUBSCRIPTION_NOT_FOUND"
+    status = 404
+    message = "There is no subscription with this id."
+
+
+class DeliveryNotFoundError(NotaryError):
+    code = "DELIVERY_NOT_FOUND"
+    status = 404
+    message = "This subscription has no delivery with this id."
+
+
+class TooManySubscriptionsError(NotaryError):
+    code = "TOO_MANY_SUBSCRIPTIONS"
+    status = 409
+    message = "This server holds as many subscriptions as subscriptions.max_count allows."
+
+
+class DeliveryNotFailedError(NotaryError):
+    code = "DELIVERY_NOT_FAILED"
+    status = 409
+    message = "Only a delivery that gave up can be replayed."
 
 
 class RolesUnavailableError(NotaryError):

@@ -8,6 +8,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
+from models import outbox
 from notary.settings import Settings
 from workers import runtime
 
@@ -17,7 +18,10 @@ TASK_MODULES = [
     "workers.key_tasks",
     "workers.job_tasks",
     "workers.webhook_tasks",
+    "workers.event_tasks",
 ]
+
+DISPATCH_TASK = "webhooks.dispatch_events"
 
 celery_app = Celery("notary", include=TASK_MODULES)
 celery_app.config_from_object("celeryconfig")
@@ -27,7 +31,13 @@ def configure(settings: Settings) -> Celery:
     celery_app.conf.broker_url = settings.broker_url
     celery_app.conf.broker_transport_options = transport_options(settings["broker.visibility_timeout"])
     runtime.install(settings)
+    trigger_dispatch_after_commits(celery_app)
     return celery_app
+
+
+def trigger_dispatch_after_commits(app: Celery) -> None:
+    """In this process, every commit that recorded change events sends the event dispatcher."""
+    outbox.set_dispatch_trigger(lambda: app.send_task(DISPATCH_TASK))
 
 
 @worker_process_init.connect

@@ -22,6 +22,9 @@ EXPECTED_TABLES = {
     "shared_keys",
     "shared_key_audit",
     "access_list",
+    "subscriptions",
+    "outbox_events",
+    "event_streams",
 }
 
 
