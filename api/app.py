@@ -25,8 +25,11 @@ from api.resources.keys import KeyService
 from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
+from api.resources.subscriptions import SubscriptionService
+from api.resources.subscriptions import add_routes as add_subscription_routes
 from models.db import Database, sqlalchemy_url
 from notary.settings import Settings, load_settings
+from workers.app import trigger_dispatch_after_commits
 from workers.runtime import CONFIG_ENV, REDIS_TIMEOUTS, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
@@ -72,6 +75,8 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         deps.sync_redis,
     )
     add_key_routes(app, keys)
+    add_subscription_routes(app, SubscriptionService(settings, deps.database, deps.celery_app))
+    trigger_dispatch_after_commits(deps.celery_app)  # repository deletions and key revocations record events
     app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys.reveal_to_job_reader}))
     app.add_sink(
         NotaryApi(settings, deps.database, runner, deps.redis, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
