@@ -15,9 +15,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, event, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from models.base import iso_utc, utcnow
 from models.tables import EventStream, OutboxEvent, Subscription
@@ -76,21 +77,28 @@ def wanted(session: Session, event_type: str, gun: str | None = None) -> bool:
 
 def _next_sequence(session: Session, stream: str) -> int:
     """Increment the stream's counter, creating it on first use; the row lock lasts until commit."""
-    bump = (
-        update(EventStream)
-        .where(EventStream.stream == stream)
-        .values(last_sequence=EventStream.last_sequence + 1)
-    )
-    if not session.execute(bump).rowcount:  # type: ignore[attr-defined]
-        try:
-            with session.begin_nested():
-                session.add(EventStream(stream=stream, last_sequence=1))
-            return 1
-        except IntegrityError:
-            session.execute(bump)  # a concurrent first event created it: wait for it and go after it
+    session.execute(_increment(session.get_bind().dialect.name, stream))
     sequence = session.scalar(select(EventStream.last_sequence).where(EventStream.stream == stream))
     assert sequence is not None
     return sequence
+
+
+def _increment(dialect: str, stream: str) -> Executable:
+    """One upsert statement. An UPDATE, then an INSERT when it found no row, deadlocks on MySQL: the empty
+    UPDATE of each first writer takes a gap lock that the other writer's INSERT then waits behind."""
+    counter = EventStream.__table__.c.last_sequence
+    if dialect in ("mysql", "mariadb"):
+        return (
+            mysql.insert(EventStream)
+            .values(stream=stream, last_sequence=1)
+            .on_duplicate_key_update(last_sequence=counter + 1)
+        )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(EventStream)
+        .values(stream=stream, last_sequence=1)
+        .on_conflict_do_update(index_elements=[EventStream.stream], set_={"last_sequence": counter + 1})
+    )
 
 
 def record(
