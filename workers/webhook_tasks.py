@@ -114,7 +114,6 @@ def deliver(delivery_id: int) -> str:
             error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
     delivered = status_code is not None and 200 <= status_code < 300
-    next_head = None
     with state.database.transaction() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None:  # its subscription was deleted meanwhile
@@ -132,8 +131,6 @@ def deliver(delivery_id: int) -> str:
             delivered=delivered,
             next_attempt_at=None if retry_in is None else utcnow() + timedelta(seconds=retry_in),
         )
-        if retry_in is None:  # settled: the next event of its stream may go now
-            next_head = deliveries.next_in_stream(session, delivery)
     outcome = "delivered" if delivered else ("retrying" if retry_in is not None else "failed")
     metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
     log.info(
@@ -145,11 +142,22 @@ def deliver(delivery_id: int) -> str:
             "url": loggable(url),
         },
     )
-    if retry_in is not None and retry_in <= COUNTDOWN_LIMIT_SECONDS:
+    if retry_in is None:
+        send_next_in_stream(delivery)
+    elif retry_in <= COUNTDOWN_LIMIT_SECONDS:
         deliver.apply_async(args=[delivery_id], countdown=retry_in)
+    return outcome
+
+
+def send_next_in_stream(settled: WebhookDelivery) -> None:
+    """Once a delivery has settled, the next one of its stream may go. Looked up after the settling commit,
+    never inside it: a dispatcher that commits that next delivery meanwhile is then either seen here, or
+    commits after this lookup, so that its own ``deliver`` task finds this one settled. Either way the
+    stream moves on without waiting for beat."""
+    with runtime.current().database.read() as session:
+        next_head = deliveries.next_in_stream(session, settled)
     if next_head is not None:
         deliver.delay(next_head)
-    return outcome
 
 
 @celery_app.task(name="webhooks.retry_due")

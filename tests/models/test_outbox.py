@@ -99,6 +99,7 @@ def test_events_are_dispatched_in_stream_order_and_only_heads_are_deliverable(
         deliveries.record_attempt(
             session, head, status_code=200, error=None, duration_ms=1, delivered=True, next_attempt_at=None
         )
+    with database.read() as session:  # looked up after the settling commit, as the worker does
         assert deliveries.next_in_stream(session, head) == second
     with database.transaction() as session:
         assert deliveries.due_deliveries(session, utcnow(), 10) == [second]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models import outbox
 from models.db import Database
 from models.tables import SharedKey
 from notary import webhooks
@@ -25,9 +26,11 @@ from tests.support.instance_identity import InstanceIdentityAuthority
 from tests.support.processes import NotaryStack, wait_until
 from tests.support.receiver import Received, Receiver
 from tests.support.tuf_builder import Key
+from workers.app import trigger_dispatch_after_commits
 
 SERVER_SECRET = webhooks.new_secret()
 ACME = "example.com/acme/"
+STREAM_LENGTH = 5
 
 
 def webhook_config(max_attempts: int = 8) -> dict[str, Any]:
@@ -179,6 +182,36 @@ def test_a_failing_receiver_still_gets_one_gun_in_order(stack: NotaryStack, rece
         "signer.get_key",
         "tuf.verify_upload",
     }
+
+
+def test_a_stream_is_delivered_without_beat(sql_stack: NotaryStack, receiver: Receiver) -> None:
+    """Settling a delivery sends the next one of its stream, so with only web and worker running (no beat to
+    pick up a delivery that had to wait) every event arrives, in order, on every backend."""
+    receiver.statuses = [500, 200]  # the first delivery is retried once while the others wait behind it
+    sql_stack.write_config(webhooks=webhook_config())
+    sql_stack.start("web")
+    sql_stack.start("worker")
+    subscription = subscribe(sql_stack, receiver.url + "/hook", ["repository.updated"])
+    gun = ACME + "busy"
+    database = Database(sql_stack.db_url)
+    trigger_dispatch_after_commits(sql_stack.celery())  # commits here send the dispatcher, as a worker's do
+    try:
+        with database.transaction() as session:  # one change with several events: all queue at once
+            for number in range(STREAM_LENGTH):
+                outbox.record(session, "repository.updated", {"gun": gun, "n": number}, gun=gun)
+        for number in range(STREAM_LENGTH, 2 * STREAM_LENGTH):  # then changes while those are delivered
+            with database.transaction() as session:
+                outbox.record(session, "repository.updated", {"gun": gun, "n": number}, gun=gun)
+    finally:
+        outbox.set_dispatch_trigger(None)
+        database.dispose()
+
+    found = settled(sql_stack, subscription["id"], 2 * STREAM_LENGTH)
+    assert [d["state"] for d in found] == ["delivered"] * 2 * STREAM_LENGTH
+    sent = verified_events(receiver.received(), subscription["secret"])
+    assert [event["data"]["sequence"] for event in sent] == [1, *range(1, 2 * STREAM_LENGTH + 1)]
+    assert [event["data"]["n"] for event in sent[1:]] == list(range(2 * STREAM_LENGTH))
+    assert "beat" not in sql_stack.processes
 
 
 def test_a_failed_delivery_can_be_replayed(stack: NotaryStack, receiver: Receiver) -> None:
