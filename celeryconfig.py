@@ -44,4 +44,5 @@ beat_schedule = {
     "tuf.refresh_expiring": {"task": "tuf.refresh_expiring", "schedule": 300.0},
     "keys.sweep": {"task": "keys.sweep", "schedule": 60.0},
     "jobs.purge_finished": {"task": "jobs.purge_finished", "schedule": 3600.0},
+    "webhooks.purge_settled": {"task": "webhooks.purge_settled", "schedule": 3600.0},
 }

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from models import outbox
 from models.base import iso_utc, utcnow
-from models.tables import Job, WebhookAttempt, WebhookDelivery
+from models.tables import Job, WebhookDelivery
+from models.webhooks import delete_deliveries
 from notary.jobs import JobState
 from notary.subscriptions import job_event_data
 
@@ -195,10 +196,8 @@ def purge_finished(session: Session, finished_before: datetime, batch: int) -> i
     )
     if not doomed:
         return 0
-    deliveries = list(session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.job_id.in_(doomed))))
-    if deliveries:
-        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
-        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(deliveries)))
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.job_id.in_(doomed))
+    delete_deliveries(session, list(session.scalars(deliveries)))
     session.execute(delete(Job).where(Job.id.in_(doomed)))
     return len(doomed)
 

@@ -12,8 +12,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from models.base import iso_utc, utcnow
-from models.tables import Subscription, WebhookAttempt, WebhookDelivery
-from models.webhooks import attempts_of
+from models.tables import Subscription, WebhookDelivery
+from models.webhooks import attempts_of, delete_deliveries
 from notary.errors import TooManySubscriptionsError
 from notary.subscriptions import SubscriptionRequest
 
@@ -85,10 +85,7 @@ def remove(session: Session, subscription_id: str) -> bool:
     if session.get(Subscription, subscription_id) is None:
         return False
     deliveries = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == subscription_id)
-    doomed = list(session.scalars(deliveries))
-    if doomed:
-        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(doomed)))
-        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(doomed)))
+    delete_deliveries(session, list(session.scalars(deliveries)))
     session.execute(delete(Subscription).where(Subscription.id == subscription_id))
     return True
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from models.base import utcnow
@@ -15,6 +15,7 @@ from models.tables import WebhookAttempt, WebhookDelivery
 
 # While one attempt is under way no other worker may start the same delivery.
 ATTEMPT_LEASE = timedelta(minutes=2)
+SETTLED = ("delivered", "failed")
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,18 @@ def create_delivery(
     return delivery.id
 
 
-def _earlier_pending(delivery: Any) -> Any:
-    """Condition: a pending delivery comes before ``delivery`` in its (subscription, stream)."""
-    earlier = aliased(WebhookDelivery)
+def _pending_in_stream(delivery: Any, *, earlier: bool) -> Any:
+    """Condition: a pending delivery comes before (or, with ``earlier=False``, after) ``delivery`` in its
+    (subscription, stream)."""
+    other = aliased(WebhookDelivery)
+    place = other.sequence < delivery.sequence if earlier else other.sequence > delivery.sequence
     return (
-        select(earlier.id)
+        select(other.id)
         .where(
-            earlier.subscription_id == delivery.subscription_id,
-            earlier.stream == delivery.stream,
-            earlier.sequence < delivery.sequence,
-            earlier.state == "pending",
+            other.subscription_id == delivery.subscription_id,
+            other.stream == delivery.stream,
+            place,
+            other.state == "pending",
         )
         .exists()
     )
@@ -74,7 +77,7 @@ def is_head(session: Session, delivery_id: int) -> bool:
     """Whether nothing earlier of the same (subscription, stream) is still pending. Deliveries leave
     ``pending`` only forwards (replay aside), so a True answer stays true until this one is attempted."""
     blocked = session.scalar(
-        select(_earlier_pending(WebhookDelivery)).where(WebhookDelivery.id == delivery_id)
+        select(_pending_in_stream(WebhookDelivery, earlier=True)).where(WebhookDelivery.id == delivery_id)
     )
     return not blocked
 
@@ -130,7 +133,7 @@ def due_deliveries(session: Session, now: datetime, limit: int) -> list[int]:
         .where(
             WebhookDelivery.state == "pending",
             WebhookDelivery.next_attempt_at <= now,
-            ~_earlier_pending(WebhookDelivery),
+            ~_pending_in_stream(WebhookDelivery, earlier=True),
         )
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)
@@ -154,6 +157,38 @@ def next_in_stream(session: Session, delivery: WebhookDelivery) -> int | None:
         .limit(1)
     )
     return session.scalar(query)
+
+
+def purge_settled(session: Session, settled_before: datetime, batch: int) -> int:
+    """Delete up to ``batch`` deliveries of subscriptions, with their attempt logs, that settled (delivered,
+    or gave up) before ``settled_before``: none of their attempts is later, so a replay counts afresh.
+    Pending ones are never touched, and a settled one stays while a later one of its stream is pending, so
+    a stream in flight keeps its history (and a failed event can still be replayed ahead of the rest).
+    Job callbacks go with their job instead."""
+    attempted_since = select(WebhookAttempt.id).where(
+        WebhookAttempt.delivery_id == WebhookDelivery.id, WebhookAttempt.attempted_at >= settled_before
+    )
+    candidates = select(WebhookDelivery.id).where(
+        WebhookDelivery.subscription_id.is_not(None),
+        WebhookDelivery.state.in_(SETTLED),
+        ~attempted_since.exists(),
+        ~_pending_in_stream(WebhookDelivery, earlier=False),
+    )
+    found = list(session.scalars(candidates.limit(batch)))
+    if not found:
+        return 0
+    # Locked and checked again: one replayed meanwhile is pending now; a replay from now on waits for us.
+    still_settled = WebhookDelivery.id.in_(found), WebhookDelivery.state.in_(SETTLED)
+    doomed = list(session.scalars(select(WebhookDelivery.id).where(*still_settled).with_for_update()))
+    delete_deliveries(session, doomed)
+    return len(doomed)
+
+
+def delete_deliveries(session: Session, delivery_ids: list[int]) -> None:
+    """Delete deliveries with their attempt logs."""
+    if delivery_ids:
+        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids)))
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(delivery_ids)))
 
 
 def attempts_of(session: Session, delivery_id: int) -> list[WebhookAttempt]:

@@ -24,6 +24,7 @@ from notary.settings import Settings
 from notary.subscriptions import secret_aad, secret_sealing_keys
 from workers import metrics, runtime
 from workers.app import celery_app
+from workers.purging import purge_older_than
 from workers.webhook_targets import RefusedTarget, loggable, resolve
 
 log = logging.getLogger("notary.webhooks")
@@ -167,3 +168,9 @@ def retry_due() -> int:
     for delivery_id in due:
         deliver.delay(delivery_id)
     return len(due)
+
+
+@celery_app.task(name="webhooks.purge_settled")
+def purge_settled() -> int:
+    """Beat: delete subscription deliveries settled longer ago than ``webhooks.retention``, in batches."""
+    return purge_older_than("webhooks.retention", deliveries.purge_settled, log, "settled deliveries")

@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from models import outbox
 from models.db import Database
-from models.tables import SharedKey
+from models.tables import SharedKey, WebhookAttempt
 from notary import webhooks
 from tests.api.test_shared_keys import issue, signed, start_key_service
 from tests.api.tuf_helpers import changefeed_path, new_repo, published, tuf
@@ -268,6 +269,24 @@ def test_server_key_rotation_is_announced(stack: NotaryStack, receiver: Receiver
         "event_id": event["data"]["event_id"],
         "sequence": 1,
     }
+
+
+def test_beat_purges_settled_deliveries_after_retention(stack: NotaryStack, receiver: Receiver) -> None:
+    start(stack)
+    subscription = subscribe(stack, receiver.url + "/hook", ["key.rotated"])
+    with stack.client() as client:
+        assert client.post(tuf(ACME + "purged", "timestamp.key")).status_code == 200
+    (delivery,) = settled(stack, subscription["id"], 1)
+    database = Database(stack.db_url)
+    with database.transaction() as session:  # its last attempt eight days ago, past the default week
+        session.execute(
+            update(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery["id"])
+            .values(attempted_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    database.dispose()
+    stack.celery().send_task("webhooks.purge_settled")
+    wait_until(lambda: deliveries(stack, subscription["id"]) == [], 60, what="the purge of the delivery")
 
 
 def test_shared_key_events_carry_no_secret(stack: NotaryStack, receiver: Receiver) -> None:
