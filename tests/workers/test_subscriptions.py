@@ -256,6 +256,7 @@ def test_server_key_rotation_is_announced(stack: NotaryStack, receiver: Receiver
     gun = ACME + "rotated"
     subscription = subscribe(stack, receiver.url + "/hook", ["key.rotated"], gun_prefix=ACME)
     with stack.client() as client:
+        assert client.get(tuf(gun, "timestamp.key")).status_code == 200  # a first key is no rotation
         rotated = client.post(tuf(gun, "snapshot.key"))
     assert rotated.status_code == 200
     (request,) = wait_until(lambda: receiver.received(), 60, what="the key.rotated event")
