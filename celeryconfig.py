@@ -42,6 +42,7 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 beat_schedule = {
     "jobs.requeue_stale": {"task": "jobs.requeue_stale", "schedule": 30.0},
     "webhooks.retry_due": {"task": "webhooks.retry_due", "schedule": 15.0},
+    "webhooks.dispatch_events": {"task": "webhooks.dispatch_events", "schedule": 15.0},
     "tuf.refresh_expiring": {"task": "tuf.refresh_expiring", "schedule": 300.0},
     "keys.sweep": {"task": "keys.sweep", "schedule": 60.0},
     "jobs.purge_finished": {"task": "jobs.purge_finished", "schedule": 3600.0},
@@ -49,4 +50,5 @@ beat_schedule = {
     # On the signer queue: only a signer can open the keys to re-seal them under the current KEK.
     # Expiring: runs piled up while no signer was up are dropped, not all run when one comes back.
     "signer.rewrap_keys": {"task": "signer.rewrap_keys", "schedule": 600.0, "options": {"expires": 600.0}},
+    "webhooks.purge_settled": {"task": "webhooks.purge_settled", "schedule": 3600.0},
 }

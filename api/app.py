@@ -30,6 +30,8 @@ from api.resources.keys import KeyService
 from api.resources.keys import add_routes as add_key_routes
 from api.resources.metrics import MetricsResource
 from api.resources.notary import NotaryApi
+from api.resources.subscriptions import SubscriptionService
+from api.resources.subscriptions import add_routes as add_subscription_routes
 from api.resources.token import TokenResource
 from api.signer_presence import SignerPresence
 from api.verification import Verifier
@@ -37,6 +39,7 @@ from models.db import Database, sqlalchemy_url
 from notary.auth.service.token_service import TokenService
 from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
+from workers.app import trigger_dispatch_after_commits
 from workers.bulk_tasks import PUBLISH
 from workers.runtime import CONFIG_ENV, redis_options, redis_url_from_broker
 
@@ -100,6 +103,8 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     bulk = BulkPublishResource(settings, deps.database, deps.celery_app, signer)
     app.add_route("/v1/bulk/publish", bulk)
     app.add_route("/v1/jobs/{job_id}", JobResource(runner, {"keys.issue": keys}, {PUBLISH: bulk}))
+    add_subscription_routes(app, SubscriptionService(settings, deps.database, deps.celery_app))
+    trigger_dispatch_after_commits(deps.celery_app)  # repository deletions and key revocations record events
     app.add_sink(
         NotaryApi(settings, deps.database, runner, signer, cache, deps.sync_redis), prefix=r"/v2(?=/|$)"
     )

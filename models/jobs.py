@@ -11,10 +11,13 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.base import iso_utc, utcnow
 from models.bulk import delete_for_jobs
-from models.tables import Job, WebhookAttempt, WebhookDelivery
+from models.tables import Job, WebhookDelivery
+from models.webhooks import delete_deliveries
 from notary.jobs import JobState
+from notary.subscriptions import job_event_data
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,8 @@ def finish(
     error: dict[str, Any] | None = None,
     stage: str | None = None,
 ) -> bool:
-    """running -> succeeded|failed in the caller's transaction; False if another attempt finished it first
-    (or, when ``stage`` is given, if the job has moved past that step)."""
+    """running -> succeeded|failed in the caller's transaction, with its ``job.finished`` event; False if
+    another attempt finished it first (or, when ``stage`` is given, if the job has moved past that step)."""
     now = utcnow()
     # ``work`` carried files between the steps; nothing reads it once the job is over.
     values: dict[str, Any] = {"state": state.value, "updated_at": now, "finished_at": now, "work": None}
@@ -137,7 +140,13 @@ def finish(
     if stage is not None:
         conditions.append(Job.stage == stage)
     finished = session.execute(update(Job).where(*conditions).values(**values))
-    return bool(finished.rowcount)  # type: ignore[attr-defined]
+    if not finished.rowcount:  # type: ignore[attr-defined]
+        return False
+    job = session.get(Job, job_id)
+    assert job is not None
+    data = job_event_data(job.id, job.kind, state.value, job.gun, result, error)
+    outbox.record(session, "job.finished", data, gun=job.gun)
+    return True
 
 
 def advance(session: Session, job_id: str, from_stage: str, to_stage: str, work: Any) -> bool:
@@ -181,10 +190,8 @@ def purge_finished(session: Session, finished_before: datetime, batch: int) -> i
     )
     if not doomed:
         return 0
-    deliveries = list(session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.job_id.in_(doomed))))
-    if deliveries:
-        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
-        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(deliveries)))
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.job_id.in_(doomed))
+    delete_deliveries(session, list(session.scalars(deliveries)))
     delete_for_jobs(session, doomed)
     session.execute(delete(Job).where(Job.id.in_(doomed)))
     return len(doomed)

@@ -12,9 +12,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.base import iso_utc, utcnow
 from models.tables import AccessListEntry, SharedKey, SharedKeyAudit
 from notary.errors import NonceMismatchError
+from notary.subscriptions import key_stream
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,33 @@ def get_key(session: Session, identity: str) -> SharedKey | None:
     return session.get(SharedKey, identity)
 
 
+def key_event_data(row: SharedKey) -> dict[str, Any]:
+    """What a shared-key event says about the key: never its secret or nonce."""
+    return {
+        "identity": row.identity,
+        "dc": row.dc,
+        "roles": json.loads(row.roles),
+        "expires_at": iso_utc(row.expires_at),
+    }
+
+
+def record_issued(session: Session, row: SharedKey) -> None:
+    outbox.record(session, "key.issued", key_event_data(row), identity=row.identity)
+
+
 def revoke(session: Session, identity: str) -> bool:
+    """Revoke a usable key, with its ``key.revoked`` event; False if there is none to revoke."""
     revoked = session.execute(
         update(SharedKey)
         .where(SharedKey.identity == identity, SharedKey.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return bool(revoked.rowcount)  # type: ignore[attr-defined]
+    if not revoked.rowcount:  # type: ignore[attr-defined]
+        return False
+    row = session.get(SharedKey, identity)
+    assert row is not None
+    outbox.record(session, "key.revoked", key_event_data(row), identity=identity)
+    return True
 
 
 def claim_secret_reveal(session: Session, identity: str) -> bool:
@@ -152,6 +174,11 @@ def sweep(session: Session, now: datetime, grace: timedelta, batch: int) -> tupl
         )
     )
     if doomed:
+        if outbox.wanted(session, "key.expired"):
+            expired = select(SharedKey).where(SharedKey.identity.in_(doomed), SharedKey.revoked_at.is_(None))
+            for row in session.scalars(expired):
+                outbox.record(session, "key.expired", key_event_data(row), identity=row.identity)
+        outbox.forget_streams(session, [key_stream(identity) for identity in doomed])
         # Issuance, renewal and revocation are audited one by one; expiry is counted by the sweep instead of
         # writing 100,000 audit rows while verification traffic shares the machine.
         session.execute(delete(SharedKey).where(SharedKey.identity.in_(doomed)))

@@ -150,10 +150,20 @@ class IdempotencyKey(Base):
 
 
 class WebhookDelivery(Base):
-    """One message to one URL. The body is stored exactly as signed so retries resend identical bytes."""
+    """One message to one URL. The body is stored exactly as signed so retries resend identical bytes.
+
+    A delivery of a subscription carries the event's ``stream`` and ``sequence``: only the pending delivery
+    with the lowest sequence of its (subscription, stream) may be attempted, so one subscription receives one
+    GUN's events in order. A job's own callback has neither and is never held back.
+    """
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "job_id"))
+    __table_args__ = (
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "job_id"),
+        Index(None, "subscription_id", "stream", "sequence"),
+        UniqueConstraint("subscription_id", "event_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -166,6 +176,10 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    stream: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class WebhookAttempt(Base):
@@ -233,3 +247,46 @@ class AccessListEntry(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Subscription(Base):
+    """Who is told about which changes. ``secret_sealed`` is the signing secret under a key derived from
+    ``webhooks.secret``; it is shown once, when the subscription is made, and never again."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[str] = mapped_column(Text)
+    gun_prefix: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """An event written in the same transaction as the change it reports (a transactional outbox): a crash
+    loses both or neither. The dispatcher turns it into deliveries and deletes it in one transaction."""
+
+    __tablename__ = "outbox_events"
+
+    # ``id`` orders the outbox; ``event_id`` names the event forever (a deleted row's id may be reused).
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_type: Mapped[str] = mapped_column(String(64))
+    gun: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    stream: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[str] = mapped_column(LongText)
+
+
+class EventStream(Base):
+    """The last sequence number given to an event of one stream (a GUN, or a shared key). Every event of a
+    stream increments it in the change's transaction, so its row lock orders the stream's writers: sequence
+    order is commit order, and no later event of a stream can commit before an earlier one."""
+
+    __tablename__ = "event_streams"
+
+    stream: Mapped[str] = mapped_column(String(300), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0)

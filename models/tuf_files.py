@@ -3,7 +3,8 @@
 "Current" follows notary's consistent walk: the newest timestamp names a snapshot by hash, and the snapshot
 names every other role's file by hash. So readers never see a targets file newer than the snapshot that
 vouches for it. Writes are atomic per update: every file, with a strictly increasing version per
-(gun, role), and one changefeed row for the new timestamp, in the caller's transaction.
+(gun, role), and one changefeed row for the new timestamp, in the caller's transaction, with its
+``repository.updated`` (or ``repository.deleted``) event in the outbox.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.base import utcnow
 from models.tables import ChangefeedEntry, Job, TufFile
 from notary.errors import VersionError
@@ -152,7 +154,43 @@ class SqlTufStore:
                 except IntegrityError:
                     # A concurrent update stored one of these versions first; the unique constraint decided.
                     refused[gun] = VersionError({})
+        self._record_updated({gun: files for gun, files in accepted.items() if gun not in refused}, newest)
         return refused
+
+    def _record_updated(
+        self, stored: Mapping[str, Sequence[NewFile]], before: Mapping[str, Mapping[str, int]]
+    ) -> None:
+        """A ``repository.updated`` event per stored update, in its transaction (see models/outbox.py)."""
+        if not stored:
+            return
+        timestamps = {
+            gun: file.version for gun, files in stored.items() for file in files if file.role == "timestamp"
+        }
+        new_changes = or_(
+            *(
+                (ChangefeedEntry.gun == gun) & (ChangefeedEntry.version == version)
+                for gun, version in timestamps.items()
+            )
+        )
+        changes = self.session.execute(
+            select(ChangefeedEntry.gun, ChangefeedEntry.id, ChangefeedEntry.version, ChangefeedEntry.sha256)
+            .where(ChangefeedEntry.category == "update", new_changes)
+            .order_by(ChangefeedEntry.id)
+        )
+        for gun, change_id, version, sha256 in changes:
+            published = {file.role: file.version for file in stored[gun]}
+            outbox.record(
+                self.session,
+                "repository.updated",
+                {
+                    "gun": gun,
+                    "changefeed_id": change_id,
+                    "timestamp": {"version": version, "sha256": sha256},
+                    "root_version": {**before.get(gun, {}), **published}.get("root"),
+                    "published": published,
+                },
+                gun=gun,
+            )
 
     def _insert(self, updates: Mapping[str, Sequence[NewFile]]) -> None:
         now = utcnow()
@@ -190,8 +228,11 @@ class SqlTufStore:
         """Delete every file of exactly this GUN (never a prefix); one changefeed row if anything went."""
         deleted = self.session.execute(delete(TufFile).where(TufFile.gun == gun)).rowcount  # type: ignore[attr-defined]
         if deleted:
-            self.session.add(
-                ChangefeedEntry(gun=gun, version=0, sha256="", category="deletion", created_at=utcnow())
+            change = ChangefeedEntry(gun=gun, version=0, sha256="", category="deletion", created_at=utcnow())
+            self.session.add(change)
+            self.session.flush()
+            outbox.record(
+                self.session, "repository.deleted", {"gun": gun, "changefeed_id": change.id}, gun=gun
             )
         return int(deleted)
 

@@ -17,7 +17,9 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     │   ├── MalformedJSONError        400 MALFORMED_JSON
     │   ├── MalformedUploadError      400 MALFORMED_UPLOAD
     │   ├── WebhooksDisabledError     400 WEBHOOKS_DISABLED
-    │   └── InvalidIdempotencyKeyError 400 INVALID_IDEMPOTENCY_KEY
+    │   ├── InvalidIdempotencyKeyError 400 INVALID_IDEMPOTENCY_KEY
+    │   ├── UnknownEventError         400 UNKNOWN_EVENT
+    │   └── WebhookTargetRefusedError 400 WEBHOOK_TARGET_REFUSED
     ├── InvalidSignatureError         401 INVALID_SIGNATURE   (shared keys: the PKCS7 does not verify)
     ├── UnauthorizedError             401 UNAUTHORIZED
     │   └── TokenChallengeError       401 UNAUTHORIZED   (token auth: detail = required accesses + challenge)
@@ -25,6 +27,10 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     ├── NonceMismatchError            403 NONCE_MISMATCH
     ├── RenewalLimitError             403 RENEWAL_LIMIT
     ├── KeyNotFoundError              404 KEY_NOT_FOUND
+    ├── SubscriptionNotFoundError     404 SUBSCRIPTION_NOT_FOUND
+    ├── DeliveryNotFoundError         404 DELIVERY_NOT_FOUND
+    ├── TooManySubscriptionsError     409 TOO_MANY_SUBSCRIPTIONS
+    ├── DeliveryNotFailedError        409 DELIVERY_NOT_FAILED
     ├── RolesUnavailableError         503 ROLES_UNAVAILABLE
     ├── KeysDisabledError             503 KEYS_DISABLED
     ├── FederationUnavailableError    503 FEDERATION_UNAVAILABLE   (a foreign key's Notary cannot be asked)
@@ -142,6 +148,16 @@ class InvalidIdempotencyKeyError(InvalidRequestError):
     message = "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
 
 
+class UnknownEventError(InvalidRequestError):
+    code = "UNKNOWN_EVENT"
+    message = "A subscription may only ask for known event names."
+
+
+class WebhookTargetRefusedError(InvalidRequestError):
+    code = "WEBHOOK_TARGET_REFUSED"
+    message = "The URL does not resolve, or resolves to an address webhooks may not reach."
+
+
 class InvalidSignatureError(NotaryError):
     code = "INVALID_SIGNATURE"
     status = 401
@@ -185,6 +201,30 @@ class KeyNotFoundError(NotaryError):
     code = "KEY_NOT_FOUND"
     status = 404
     message = "There is no such key, or it has expired or been revoked."
+
+
+class SubscriptionNotFoundError(NotaryError):
+    code = "SUBSCRIPTION_NOT_FOUND"
+    status = 404
+    message = "There is no subscription with this id."
+
+
+class DeliveryNotFoundError(NotaryError):
+    code = "DELIVERY_NOT_FOUND"
+    status = 404
+    message = "This subscription has no delivery with this id."
+
+
+class TooManySubscriptionsError(NotaryError):
+    code = "TOO_MANY_SUBSCRIPTIONS"
+    status = 409
+    message = "This server holds as many subscriptions as subscriptions.max_count allows."
+
+
+class DeliveryNotFailedError(NotaryError):
+    code = "DELIVERY_NOT_FAILED"
+    status = 409
+    message = "Only a delivery that gave up can be replayed."
 
 
 class RolesUnavailableError(NotaryError):

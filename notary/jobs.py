@@ -41,13 +41,13 @@ def prefers_async(prefer_header: str | None) -> bool:
     return bool(prefer_header) and _PREFER_TOKEN.search(prefer_header or "") is not None
 
 
-def validate_callback_url(url: object) -> str:
+def validate_callback_url(url: object, field: str = "callback_url") -> str:
     """A webhook target must be an absolute http(s) URL without credentials in it."""
     if not isinstance(url, str) or len(url) > 2048:
-        raise InvalidRequestError("callback_url must be a string of at most 2048 characters")
+        raise InvalidRequestError(f"{field} must be a string of at most 2048 characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError("callback_url must be an absolute http or https URL")
+        raise InvalidRequestError(f"{field} must be an absolute http or https URL")
     if parts.username or parts.password:
-        raise InvalidRequestError("callback_url must not carry credentials")
+        raise InvalidRequestError(f"{field} must not carry credentials")
     return url

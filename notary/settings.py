@@ -271,6 +271,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("webhooks.allow_private_targets", _boolean, False),
     Option("webhooks.backoff_base", _seconds, 2.0),
     Option("webhooks.timeout", _seconds, 10.0),
+    Option("webhooks.retention", _integer(3600, 365 * 24 * 3600), 7 * 24 * 3600),
+    Option("subscriptions.max_count", _integer(1, 10_000), 100),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 _BY_ENV = {option.env_name: option for option in OPTIONS}

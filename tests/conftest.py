@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,31 @@ from tests.support.servers import RedisServer
 pytest_plugins = ["tests.support.fixtures"]
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[NotaryStack]:
-    """A deployment on SQLite with a Redis of its own and no process started yet; every process it starts
+@contextmanager
+def throwaway_stack(tmp_path: Path, db_url: str) -> Iterator[NotaryStack]:
+    """A deployment on ``db_url`` with a Redis of its own and no process started yet; every process it starts
     is stopped afterwards, so nothing of one test can consume another test's queues."""
     redis = RedisServer.start(tmp_path / "redis")
-    notary = NotaryStack(tmp_path / "notary", redis.url, f"sqlite:///{tmp_path}/notary.db")
-    yield notary
-    notary.stop_all()
-    redis.stop()
+    notary = NotaryStack(tmp_path / "notary", redis.url, db_url)
+    try:
+        yield notary
+    finally:
+        notary.stop_all()
+        redis.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[NotaryStack]:
+    """A throwaway deployment on SQLite."""
+    with throwaway_stack(tmp_path, f"sqlite:///{tmp_path}/notary.db") as notary:
+        yield notary
+
+
+@pytest.fixture
+def sql_stack(tmp_path: Path, sql_url: str) -> Iterator[NotaryStack]:
+    """A throwaway deployment on each SQL backend (sqlite / mariadb / postgres, through ``sql_url``)."""
+    with throwaway_stack(tmp_path, sql_url) as notary:
+        yield notary
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
+from models import outbox
 from notary.broker_auth import load_signing_identity
 from notary.settings import Settings
 from workers import message_signing, runtime
@@ -19,7 +20,10 @@ TASK_MODULES = [
     "workers.job_tasks",
     "workers.webhook_tasks",
     "workers.bulk_tasks",
+    "workers.event_tasks",
 ]
+
+DISPATCH_TASK = "webhooks.dispatch_events"
 
 celery_app = Celery("notary", include=TASK_MODULES)
 celery_app.config_from_object("celeryconfig")
@@ -28,6 +32,7 @@ celery_app.config_from_object("celeryconfig")
 def configure(settings: Settings) -> Celery:
     connect(celery_app, settings)
     runtime.install(settings)
+    trigger_dispatch_after_commits(celery_app)
     return celery_app
 
 
@@ -39,6 +44,11 @@ def connect(app: Celery, settings: Settings) -> None:
     identity = load_signing_identity(settings)
     if identity is not None:
         message_signing.install(app, identity)
+
+
+def trigger_dispatch_after_commits(app: Celery) -> None:
+    """In this process, every commit that recorded change events sends the event dispatcher."""
+    outbox.set_dispatch_trigger(lambda: app.send_task(DISPATCH_TASK))
 
 
 @worker_process_init.connect

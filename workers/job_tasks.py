@@ -9,6 +9,7 @@ from models import jobs as job_records
 from models.base import utcnow
 from workers import metrics, runtime
 from workers.app import celery_app
+from workers.purging import purge_older_than
 
 log = logging.getLogger("notary.jobs")
 BATCH = 200
@@ -17,17 +18,7 @@ BATCH = 200
 @celery_app.task(name="jobs.purge_finished")
 def purge_finished() -> int:
     """Beat: delete jobs finished longer ago than ``jobs.retention``, in batches."""
-    cutoff = utcnow() - timedelta(seconds=runtime.current().settings["jobs.retention"])
-    purged = 0
-    while True:
-        with runtime.current().database.transaction() as session:
-            deleted = job_records.purge_finished(session, cutoff, BATCH)
-        purged += deleted
-        if deleted < BATCH:
-            break
-    if purged:
-        log.info("purged finished jobs", extra={"count": purged})
-    return purged
+    return purge_older_than("jobs.retention", job_records.purge_finished, log, "finished jobs")
 
 
 @celery_app.task(name="jobs.requeue_stale")

@@ -129,6 +129,7 @@ class IssueKeyTask(JobTask):
             max_expires_at=now + timedelta(seconds=settings["keys.max_ttl"]),
         )
         session.add(row)
+        store.record_issued(session, row)
         store.audit(
             session,
             identity,

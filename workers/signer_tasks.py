@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models import outbox
 from models.jobs import work_of
 from models.server_keys import SqlServerKeyStore
 from models.tables import Job
@@ -70,6 +71,8 @@ class RotateKeyTask(JobTask):
         key = server_keys.rotate_key(
             SqlServerKeyStore(session), generate_sealed_key, job.gun, params["role"], algorithm
         )
+        rotated = {"gun": job.gun, "role": key.role, "key_id": key.public_key.key_id, "status": key.status}
+        outbox.record(session, "key.rotated", rotated, gun=job.gun)
         return key_result(key)
 
 

@@ -316,8 +316,8 @@ class KeyService:
         resp.media = {"results": [await self.verifier.item_verdict(item, now_ms) for item in items]}
 
 
-class _Route:
-    """Binds one KeyService method to Falcon's responder names."""
+class Responders:
+    """Binds service methods to Falcon's responder names (``on_get=...``), one route at a time."""
 
     def __init__(self, **responders: Any) -> None:
         for name, responder in responders.items():
@@ -325,8 +325,10 @@ class _Route:
 
 
 def add_routes(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], service: KeyService) -> None:
-    app.add_route("/v1/keys", _Route(on_post=service.on_post_issue))
-    app.add_route("/v1/keys/{identity}", _Route(on_get=service.on_get_key, on_delete=service.on_delete_key))
-    app.add_route("/v1/keys/{identity}/renew", _Route(on_post=service.on_post_renew))
-    app.add_route("/v1/verify", _Route(on_post=service.on_post_verify))
-    app.add_route("/v1/verify/batch", _Route(on_post=service.on_post_verify_batch))
+    app.add_route("/v1/keys", Responders(on_post=service.on_post_issue))
+    app.add_route(
+        "/v1/keys/{identity}", Responders(on_get=service.on_get_key, on_delete=service.on_delete_key)
+    )
+    app.add_route("/v1/keys/{identity}/renew", Responders(on_post=service.on_post_renew))
+    app.add_route("/v1/verify", Responders(on_post=service.on_post_verify))
+    app.add_route("/v1/verify/batch", Responders(on_post=service.on_post_verify_batch))

@@ -28,6 +28,11 @@ def authority() -> InstanceIdentityAuthority:
 
 @pytest.fixture
 def key_stack(stack: NotaryStack, authority: InstanceIdentityAuthority) -> NotaryStack:
+    return start_key_service(stack, authority)
+
+
+def start_key_service(stack: NotaryStack, authority: InstanceIdentityAuthority, **config: Any) -> NotaryStack:
+    """Start ``stack`` as a shared-key service trusting ``authority``, plus any other ``config`` sections."""
     pinned = stack.root / "pinned.pem"
     pinned.write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
     stack.write_config(
@@ -47,6 +52,7 @@ def key_stack(stack: NotaryStack, authority: InstanceIdentityAuthority) -> Notar
                 {"match": {"image": "ami-*"}, "roles": ["web"]},
             ]
         },
+        **config,
     )
     stack.start_all()
     return stack

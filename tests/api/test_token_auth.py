@@ -348,3 +348,16 @@ def test_bulk_publish_needs_push_on_every_repository(token_stack: NotaryStack, i
     read = httpx.get(job_url, headers=bearer(pull_both))
     assert read.status_code == 200, read.text
     assert read.json()["progress"]["total"] == 2
+
+
+def test_subscriptions_need_the_admin_scope(token_stack: NotaryStack, issuer: TokenIssuer) -> None:
+    url = f"{token_stack.base_url}/v1/subscriptions"
+    assert (
+        challenge_of(httpx.get(url)) == f'Bearer realm="{REALM}",service="{SERVICE}",scope="notary:admin:*"'
+    )
+    everything_of_a_repository = issuer.mint_scope(f"repository:{GUN}:*")
+    assert challenge_of(httpx.get(url, headers=bearer(everything_of_a_repository))).endswith(
+        'error="insufficient_scope"'
+    )
+    listed = httpx.get(url, headers=bearer(issuer.mint_scope("notary:admin:*")))
+    assert listed.status_code == 200, listed.text

@@ -24,6 +24,9 @@ EXPECTED_TABLES = {
     "access_list",
     "bulk_items",
     "idempotency_keys",
+    "subscriptions",
+    "outbox_events",
+    "event_streams",
 }
 
 
