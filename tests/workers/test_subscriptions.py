@@ -21,6 +21,7 @@ from models import outbox
 from models.db import Database
 from models.tables import SharedKey, WebhookAttempt
 from notary import webhooks
+from tests.api.bulk_helpers import finished_job, initial_repositories, json_body, submit
 from tests.api.test_shared_keys import issue, signed, start_key_service
 from tests.api.tuf_helpers import changefeed_path, new_repo, published, tuf
 from tests.support.instance_identity import InstanceIdentityAuthority
@@ -372,3 +373,24 @@ def test_subscriptions_need_the_webhook_secret(running_stack: NotaryStack) -> No
         )
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "WEBHOOKS_DISABLED"
+
+
+def test_a_bulk_publish_announces_each_repository(stack: NotaryStack, receiver: Receiver) -> None:
+    start(stack)
+    subscription = subscribe(stack, receiver.url, ["repository.updated"], gun_prefix=ACME)
+    guns = [ACME + f"bulk-{n}" for n in range(3)]
+    with stack.client() as client:
+        repositories = initial_repositories(client, guns)
+        document = submit(client, json_body(repositories)).json()
+        outcomes = finished_job(client, document["id"])["result"]["repositories"]
+    assert [outcome["state"] for outcome in outcomes] == ["published"] * 3
+
+    received = wait_until(lambda: len(r := receiver.received()) >= 3 and r, 60, what="three events")
+    sent = verified_events(received, subscription["secret"])
+    assert sorted(event["data"]["gun"] for event in sent) == guns
+    for event in sent:
+        assert event["type"] == "repository.updated"
+        assert event["data"]["timestamp"]["version"] == 1
+        assert event["data"]["root_version"] == 1
+        assert event["data"]["published"] == {"root": 1, "snapshot": 1, "targets": 1, "timestamp": 1}
+        assert event["data"]["sequence"] == 1
