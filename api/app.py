@@ -22,6 +22,7 @@ from api.metadata_cache import MetadataCache
 from api.middleware import RequestContext
 from api.peer_keys import PeerKeys
 from api.replay_cache import ReplayCache
+from api.resources.access_list import AccessListResource
 from api.resources.bulk import BulkPublishResource
 from api.resources.federation import ServedKeyResource
 from api.resources.health import HealthResource
@@ -97,6 +98,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
     keys = KeyService(settings, deps.database, runner, key_cache, verifier, deps.sync_redis)
     add_key_routes(app, keys)
     app.add_route("/v1/federation/keys/{identity}", ServedKeyResource(keys))
+    app.add_route("/v1/access-list/{instance_id}", AccessListResource(deps.database))
     token_service = TokenService.from_settings(settings)
     if token_service is not None:
         app.add_route("/auth/token", TokenResource(token_service))

@@ -119,6 +119,28 @@ def check_access(
     entry.expires_at = now + timedelta(seconds=retention)
 
 
+def access_entry(session: Session, instance_id: str) -> dict[str, Any] | None:
+    """An instance's access-list entry as an operator sees it (the nonce's hash stays in the database)."""
+    entry = session.get(AccessListEntry, instance_id)
+    if entry is None:
+        return None
+    return {
+        "instance_id": entry.instance_id,
+        "account": entry.account,
+        "pending_time": iso_utc(entry.pending_time),
+        "first_seen": iso_utc(entry.first_seen),
+        "last_seen": iso_utc(entry.last_seen),
+        "expires_at": iso_utc(entry.expires_at),
+    }
+
+
+def delete_access_entry(session: Session, instance_id: str) -> bool:
+    """Forget an instance's first nonce and newest pendingTime, so its next login starts afresh (an
+    instance that lost its nonce, e.g. rebuilt from the same image)."""
+    deleted = session.execute(delete(AccessListEntry).where(AccessListEntry.instance_id == instance_id))
+    return bool(deleted.rowcount)  # type: ignore[attr-defined]
+
+
 def get_key(session: Session, identity: str) -> SharedKey | None:
     return session.get(SharedKey, identity)
 

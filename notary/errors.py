@@ -27,6 +27,7 @@ notary-compatible codes are notary's own, because the Go client matches on the c
     ├── NonceMismatchError            403 NONCE_MISMATCH
     ├── RenewalLimitError             403 RENEWAL_LIMIT
     ├── KeyNotFoundError              404 KEY_NOT_FOUND
+    ├── AccessEntryNotFoundError      404 ACCESS_ENTRY_NOT_FOUND
     ├── SubscriptionNotFoundError     404 SUBSCRIPTION_NOT_FOUND
     ├── DeliveryNotFoundError         404 DELIVERY_NOT_FOUND
     ├── TooManySubscriptionsError     409 TOO_MANY_SUBSCRIPTIONS
@@ -201,6 +202,12 @@ class KeyNotFoundError(NotaryError):
     code = "KEY_NOT_FOUND"
     status = 404
     message = "There is no such key, or it has expired or been revoked."
+
+
+class AccessEntryNotFoundError(NotaryError):
+    code = "ACCESS_ENTRY_NOT_FOUND"
+    status = 404
+    message = "The access list has no entry for this instance."
 
 
 class SubscriptionNotFoundError(NotaryError):

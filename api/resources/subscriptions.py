@@ -77,6 +77,7 @@ class SubscriptionService:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         require(req, ADMIN)
+
         def read() -> list[dict[str, Any]]:
             with self.database.read() as session:
                 return [subscription.to_dict() for subscription in records.list_all(session)]
@@ -89,6 +90,7 @@ class SubscriptionService:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, subscription_id: str
     ) -> None:
         require(req, ADMIN)
+
         def read() -> dict[str, Any] | None:
             with self.database.read() as session:
                 row = records.get(session, subscription_id)
@@ -103,6 +105,7 @@ class SubscriptionService:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, subscription_id: str
     ) -> None:
         require(req, ADMIN)
+
         def remove() -> bool:
             with self.database.transaction() as session:
                 return records.remove(session, subscription_id)
@@ -134,6 +137,7 @@ class SubscriptionService:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, subscription_id: str
     ) -> None:
         require(req, ADMIN)
+
         def replay() -> list[int]:
             with self.database.transaction() as session:
                 self._require(session, subscription_id)
@@ -148,6 +152,7 @@ class SubscriptionService:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, subscription_id: str, delivery_id: int
     ) -> None:
         require(req, ADMIN)
+
         def replay() -> list[int]:
             with self.database.transaction() as session:
                 self._require(session, subscription_id)

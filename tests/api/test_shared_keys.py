@@ -311,3 +311,23 @@ def test_a_verify_caller_is_authenticated_before_its_body_is_read(
     assert post(verifier, b"{not json", b"{not json").status_code == 400
     empty = post(verifier, b'{"requests": []}', b'{"requests": []}')
     assert (empty.status_code, empty.json()) == (200, {"results": []})
+
+
+def test_an_operator_clears_an_instances_access_list_entry(
+    key_stack: NotaryStack, authority: InstanceIdentityAuthority
+) -> None:
+    instance, pending = "i-0000000000000000e", datetime(2026, 1, 2, tzinfo=UTC)
+    assert issue(key_stack, authority, instance, nonce="lost", pending=pending).status_code == 201
+    assert issue(key_stack, authority, instance, nonce="new", pending=pending).status_code == 403
+    with key_stack.client() as client:
+        entry = client.get(f"/v1/access-list/{instance}")
+        assert entry.status_code == 200, entry.text
+        assert entry.json()["instance_id"] == instance
+        assert entry.json()["pending_time"] == "2026-01-02T00:00:00Z"
+        assert "nonce" not in json.dumps(entry.json())
+        assert client.delete(f"/v1/access-list/{instance}").status_code == 204
+        assert (
+            client.get(f"/v1/access-list/{instance}").json()["errors"][0]["code"] == "ACCESS_ENTRY_NOT_FOUND"
+        )
+        assert client.delete(f"/v1/access-list/{instance}").status_code == 404
+    assert issue(key_stack, authority, instance, nonce="new", pending=pending).status_code == 201

@@ -361,3 +361,15 @@ def test_subscriptions_need_the_admin_scope(token_stack: NotaryStack, issuer: To
     )
     listed = httpx.get(url, headers=bearer(issuer.mint_scope("notary:admin:*")))
     assert listed.status_code == 200, listed.text
+
+
+def test_the_access_list_needs_the_admin_scope(token_stack: NotaryStack, issuer: TokenIssuer) -> None:
+    url = f"{token_stack.base_url}/v1/access-list/i-0123456789abcdef0"
+    assert (
+        challenge_of(httpx.delete(url))
+        == f'Bearer realm="{REALM}",service="{SERVICE}",scope="notary:admin:*"'
+    )
+    verifier = issuer.mint_scope("notary:verify:*")
+    assert challenge_of(httpx.delete(url, headers=bearer(verifier))).endswith('error="insufficient_scope"')
+    admin = bearer(issuer.mint_scope("notary:admin:*"))
+    assert httpx.delete(url, headers=admin).json()["errors"][0]["code"] == "ACCESS_ENTRY_NOT_FOUND"
