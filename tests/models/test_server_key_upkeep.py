@@ -129,12 +129,12 @@ def test_only_old_keys_no_root_activated_are_deleted(database: Database) -> None
     active, _ = add_key(database, "used.example/app", "timestamp", K1)
     superseded, _ = add_key(database, "used.example/app", "snapshot", K1)
     with database.transaction() as session:
-        activate_listed(session, "used.example/app", "timestamp", [active])
+        activate_listed(session, {("used.example/app", "timestamp"): [active]})
         SqlServerKeyStore(session).retire_pending("used.example/app", "snapshot")
     retired, _ = add_key(database, "used.example/app", "snapshot", K1)
     with database.transaction() as session:
-        activate_listed(session, "used.example/app", "snapshot", [retired])
-        activate_listed(session, "used.example/app", "snapshot", [])  # a later root drops it: retired
+        activate_listed(session, {("used.example/app", "snapshot"): [retired]})
+        activate_listed(session, {("used.example/app", "snapshot"): []})  # a later root drops it: retired
     for key_id in (old_pending, active, superseded, retired):
         backdate(database, key_id, week + timedelta(hours=1))
     assert statuses(database) == {

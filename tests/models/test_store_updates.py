@@ -34,29 +34,32 @@ def stored(database: Database) -> set[tuple[str, str, int]]:
 
 def test_a_stale_or_repeated_update_is_refused_alone(database: Database) -> None:
     with database.transaction() as session:
-        SqlTufStore(session).store_update("stale", update(2, "targets", "timestamp"))
+        SqlTufStore(session).store_update("stale", update(1, "targets", "timestamp"))
+        SqlTufStore(session).store_update("newer", update(1, "timestamp"))
     with database.transaction() as session:
         refused = SqlTufStore(session).store_updates(
             {
                 "fresh": update(1, "root", "targets", "timestamp"),
-                "stale": update(2, "targets", "timestamp"),
-                "repeated": [*update(1, "targets"), *update(1, "targets")],
-                "newer": update(3, "timestamp"),
+                "stale": update(1, "targets", "timestamp"),
+                "repeated": [*update(1, "targets"), *update(1, "targets"), *update(1, "timestamp")],
+                "skipping": update(3, "timestamp"),  # the stored timestamp it follows is not there
+                "newer": update(2, "timestamp"),
             }
         )
-    assert set(refused) == {"stale", "repeated"}
+    assert set(refused) == {"stale", "repeated", "skipping"}
     assert all(isinstance(error, VersionError) for error in refused.values())
     assert stored(database) == {
-        ("stale", "targets", 2),
-        ("stale", "timestamp", 2),
+        ("stale", "targets", 1),
+        ("stale", "timestamp", 1),
+        ("newer", "timestamp", 1),
+        ("newer", "timestamp", 2),
         ("fresh", "root", 1),
         ("fresh", "targets", 1),
         ("fresh", "timestamp", 1),
-        ("newer", "timestamp", 3),
     }
     with database.read() as session:
         feed = {(entry.gun, entry.version) for entry in session.scalars(select(ChangefeedEntry))}
-    assert feed == {("stale", 2), ("fresh", 1), ("newer", 3)}, "one changefeed row per stored timestamp"
+    assert feed == {("stale", 1), ("newer", 1), ("newer", 2), ("fresh", 1)}, "one row per stored timestamp"
 
 
 def test_a_concurrent_writer_that_wins_a_version_fails_only_that_gun(database: Database) -> None:
