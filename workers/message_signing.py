@@ -56,3 +56,8 @@ def install(app: Celery, identity: SigningIdentity) -> None:
         accept_content=[SIGNED],
         result_accept_content=[SIGNED],
     )
+    # Task.bind copies the serializer from the configuration once, so a task registered (and bound) before
+    # this point, e.g. by an API module importing a task module, would still send plain JSON.
+    for task in app.tasks.values():
+        type(task).serializer = SIGNED
+        type(task)._exec_options = None  # the cached send options hold the old serializer
