@@ -17,6 +17,7 @@ from notary.keys.federation import UNKNOWN_DATACENTER, issuing_dc
 from notary.keys.identity import VerificationKey
 
 FORWARDED_FIELDS = ("authorization", "method", "uri", "host", "date", "digest")
+_OPTIONAL_STRING = (str, type(None))
 # In a batch, these refuse one item (each with its code) instead of the whole batch.
 ITEM_UNAVAILABLE = (errors.FederationUnavailableError, errors.ReplayCacheUnavailableError)
 
@@ -27,7 +28,7 @@ def refusal(code: str, message: str) -> dict[str, Any]:
 
 def forwarded_request(item: object) -> signature.SignedRequest:
     if not isinstance(item, dict) or not all(
-        isinstance(item.get(name), str | None) for name in FORWARDED_FIELDS
+        isinstance(item.get(name), _OPTIONAL_STRING) for name in FORWARDED_FIELDS
     ):
         raise errors.InvalidRequestError("each verify request is an object of strings")
     return signature.SignedRequest(

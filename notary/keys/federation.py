@@ -16,6 +16,7 @@ The served key document (``served_key`` on A, ``parse_served_key`` on B)::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,8 @@ class PeerAnswerError(ValueError):
     """A peer's answer that is not the contract's: never taken as a key."""
 
 
+# A verifier sees the same few identities again and again, and decoding one is a good part of a verify.
+@functools.lru_cache(maxsize=4096)
 def issuing_dc(identity: str) -> str | None:
     """The datacenter that issued ``identity``, or None for text that is not one of our identities."""
     try:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, Final, cast
 
 SCHEME: Final = "Rapid7-HMAC-V1-SHA256"
 DIGEST_PREFIX: Final = "SHA256="
@@ -150,6 +150,13 @@ def challenge(method: str, request_uri: str, host: str, date_ms: int, identity: 
         raise ValueError("challenge fields must not contain line breaks")
     if type(date_ms) is not int:
         raise TypeError("date_ms must be an int")
+    return _challenge_of_checked(method, request_uri, host, date_ms, identity, digest)
+
+
+def _challenge_of_checked(
+    method: str, request_uri: str, host: str, date_ms: int, identity: str, digest: str
+) -> bytes:
+    """``challenge`` for fields already known to pass its checks (and to be encodable)."""
     text = f"{method.upper()} {request_uri}\n{host}\n{date_ms}\n{identity}\n{digest}\n"
     return text.encode("utf-8")
 
@@ -168,8 +175,11 @@ def authorization_header(identity: str, signature: str) -> str:
     return f"{SCHEME} {credentials}"
 
 
-# Identity and signature are opaque but visible ASCII: no whitespace, no control characters.
-_CREDENTIAL_PART = re.compile(r"[!-~]+")
+def _visible_ascii(value: str) -> bool:
+    """Whether ``value`` is only visible ASCII, ``[!-~]*``: no whitespace, no control characters.
+
+    The string methods answer this several times faster than a regular expression, on the hot path."""
+    return value.isascii() and value.isprintable() and " " not in value
 
 
 def parse_authorization(value: str) -> tuple[str, str]:
@@ -188,10 +198,11 @@ def parse_authorization(value: str) -> tuple[str, str]:
         decoded = base64.b64decode(token, validate=True).decode("ascii")
     except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         raise SignatureError(MALFORMED_AUTHORIZATION, "Invalid Authorization header") from None
-    parts = decoded.split(":")
-    if len(parts) != 2 or not all(_CREDENTIAL_PART.fullmatch(part) for part in parts):
+    # Identity and signature are opaque but non-empty visible ASCII, on either side of the only colon.
+    identity, _, signature = decoded.partition(":")
+    if not identity or not signature or ":" in signature or not _visible_ascii(decoded):
         raise SignatureError(MALFORMED_AUTHORIZATION, "Invalid authentication parameters")
-    return parts[0], parts[1]
+    return identity, signature
 
 
 # --- the Date header ------------------------------------------------------------------------------------
@@ -205,7 +216,7 @@ _LONG_DAY_NAME = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _TIME = r"(\d{2}):(\d{2}):(\d{2})"
 
 # Epoch milliseconds, what clients send. 16 digits reach far beyond any sane date; more is not a date.
-_EPOCH_MS = re.compile(r"[0-9]{1,16}")
+_MAX_EPOCH_MS_DIGITS = 16
 # RFC 7231 section 7.1.1.1: IMF-fixdate, and the obsolete RFC 850 and asctime forms.
 _IMF_FIXDATE = re.compile(rf"{_DAY_NAME}, (\d{{2}}) {_MONTH} (\d{{4}}) {_TIME} GMT")
 _RFC850_DATE = re.compile(rf"{_LONG_DAY_NAME}, (\d{{2}})-{_MONTH}-(\d{{2}}) {_TIME} GMT")
@@ -243,7 +254,7 @@ def parse_date_ms(value: str, *, now_ms: int | None = None) -> int:
     """
     text = value.strip(" \t")
     try:
-        if _EPOCH_MS.fullmatch(text):
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_EPOCH_MS_DIGITS:
             return int(text)
         if match := _IMF_FIXDATE.fullmatch(text):
             day, month, year, hour, minute, second = match.groups()
@@ -288,6 +299,10 @@ def _encodable(value: str) -> bool:
     return True
 
 
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
 def _check_request_line_and_fields(request: SignedRequest, host: str, digest: str) -> tuple[str, str]:
     method, uri = request.method, request.uri
     if not method:
@@ -296,11 +311,13 @@ def _check_request_line_and_fields(request: SignedRequest, host: str, digest: st
         raise SignatureError(MALFORMED_REQUEST, "Missing request URI")
     if not _METHOD.fullmatch(method):
         raise SignatureError(MALFORMED_REQUEST, "Invalid request method")
-    if _URI_FORBIDDEN.search(uri) or not _encodable(uri):
+    # Each field's full check runs only when the quick test for the common case (plain visible ASCII,
+    # which passes it) does not already settle it.
+    if not _visible_ascii(uri) and (_URI_FORBIDDEN.search(uri) or not _encodable(uri)):
         raise SignatureError(MALFORMED_REQUEST, "Invalid request URI")
-    if _CONTROL.search(host) or not _encodable(host):
+    if not _printable_ascii(host) and (_CONTROL.search(host) or not _encodable(host)):
         raise SignatureError(MALFORMED_REQUEST, "Invalid header host")
-    if _CONTROL.search(digest) or not _encodable(digest):
+    if not _printable_ascii(digest) and (_CONTROL.search(digest) or not _encodable(digest)):
         raise SignatureError(MALFORMED_REQUEST, "Invalid header digest")
     return method, uri
 
@@ -327,16 +344,11 @@ def check_claim(request: SignedRequest, *, now_ms: int, skew_ms: int, body: byte
     """
     if skew_ms < 0:
         raise ValueError("skew_ms must not be negative")
-    values = {
-        "authorization": request.authorization,
-        "date": request.date,
-        "digest": request.digest,
-        "host": request.host,
-    }
-    for name in REQUIRED_HEADERS:
-        if not values[name]:
+    present = (request.authorization, request.date, request.digest, request.host)
+    for name, value in zip(REQUIRED_HEADERS, present, strict=True):
+        if not value:
             raise SignatureError(MISSING_HEADER, f"Missing header {name}")
-    authorization, date, digest, host = (str(values[name]) for name in REQUIRED_HEADERS)
+    authorization, date, digest, host = cast("tuple[str, str, str, str]", present)
     method, uri = _check_request_line_and_fields(request, host, digest)
 
     date_ms = parse_date_ms(date, now_ms=now_ms)
@@ -349,7 +361,10 @@ def check_claim(request: SignedRequest, *, now_ms: int, skew_ms: int, body: byte
         raise SignatureError(DIGEST_MISMATCH)
 
     identity, signature = parse_authorization(authorization)
-    return Claim(identity, signature, date_ms, challenge(method, uri, host, date_ms, identity, digest))
+    # Every field has passed checks stricter than challenge()'s own (and identity is visible ASCII).
+    return Claim(
+        identity, signature, date_ms, _challenge_of_checked(method, uri, host, date_ms, identity, digest)
+    )
 
 
 def check_hmac(claim: Claim, secrets: Sequence[str] | str | None) -> None:
