@@ -4,9 +4,11 @@ conditional updates), and deleting the pending keys no root activated."""
 from __future__ import annotations
 
 import os
+import threading
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from models.base import utcnow
 from models.db import Database
@@ -21,7 +23,9 @@ from models.tables import ServerKey
 from notary.ports import SealedKey
 from notary.sealing import seal, server_key_aad, unseal
 from notary.tuf.signing import generate_private_key, public_key_for
+from tests.support.processes import wait_until
 from workers import key_rewrap
+from workers.tuf_tasks import held_keys
 
 K0 = ("k0", os.urandom(32))
 K1 = ("k1", os.urandom(32))
@@ -164,3 +168,36 @@ def test_pending_keys_are_deleted_in_batches(database: Database) -> None:
     with database.transaction() as session:
         assert delete_unused_pending(session, cutoff, 10) == 0
     assert stored(database) == {}
+
+
+def test_the_sweep_waits_for_a_commit_that_holds_its_signing_key(database: Database) -> None:
+    """A commit locks the keys it signed with (``held_keys(lock=True)``) until it has activated the root
+    listing them; a sweep of old pending keys running meanwhile waits, then finds the key active and keeps
+    it. Without the lock it would delete the key the stored root names."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("needs row-level write concurrency and pg_stat_activity to see the wait")
+    gun = "race.example/app"
+    key_id, _ = add_key(database, gun, "timestamp", K1)
+    backdate(database, key_id, timedelta(days=30))
+    swept: dict[str, int] = {}
+
+    def sweep() -> None:
+        with database.transaction() as session:
+            swept["deleted"] = delete_unused_pending(session, utcnow() - timedelta(days=7), 100)
+
+    with database.transaction() as commit:
+        assert set(held_keys(commit, {key_id}, lock=True)) == {key_id}
+        sweeper = threading.Thread(target=sweep)
+        sweeper.start()
+        with database.engine.connect() as monitor:
+            wait_until(
+                lambda: monitor.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar(),
+                30,
+                what="the sweep to wait for the commit's lock on the key",
+            )
+        activate_listed(commit, {(gun, "timestamp"): [key_id]})
+    sweeper.join(30)
+    assert swept == {"deleted": 0}
+    assert statuses(database) == {key_id: "active"}
