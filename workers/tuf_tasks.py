@@ -102,11 +102,15 @@ class HeldKey:
     public: PublicKey
 
 
-def signing_keys(session: Session, works: Sequence[dict[str, Any]]) -> dict[str, HeldKey]:
-    """The server keys that the signer was asked to sign planned updates with, by key id."""
+def signing_keys(
+    session: Session, works: Sequence[dict[str, Any]], *, lock: bool = False
+) -> dict[str, HeldKey]:
+    """The server keys that the signer was asked to sign planned updates with, by key id (see
+    ``held_keys`` for ``lock``)."""
     return held_keys(
         session,
         {work[order]["key_id"] for work in works for order in ("snapshot", "timestamp") if work[order]},
+        lock=lock,
     )
 
 
@@ -196,9 +200,8 @@ def after_store(session: Session, updates: Sequence[CheckedUpdate]) -> None:
 def commit_signed(session: Session, work: dict[str, Any]) -> dict[str, Any]:
     """Store a planned, signed update; returns what was published. VersionError unless every version beats
     the stored ones."""
-    update = checked_update(work, signing_keys(session, [work]))
-    if not update.signed_with.issubset(held_keys(session, set(update.signed_with), lock=True)):
-        raise InternalError()
+    # Read (and locked) in this transaction: a key the sweep deleted meanwhile fails the signature check.
+    update = checked_update(work, signing_keys(session, [work], lock=True))
     SqlTufStore(session).store_update(update.gun, update.new_files())
     after_store(session, [update])
     return update.published()

@@ -64,12 +64,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotaryStack]:
         yield stack
 
 
-@pytest.fixture
-def client(server: NotaryStack) -> Iterator[httpx.Client]:
-    with server.client() as http:
-        yield http
-
-
 def new_gun(name: str) -> str:
     return f"{PREFIX}{name}-{secrets.token_hex(3)}"
 

@@ -43,12 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotaryStack]:
         yield stack
 
 
-@pytest.fixture
-def client(server: NotaryStack) -> Iterator[httpx.Client]:
-    with server.client() as http:
-        yield http
-
-
 def _served_timestamp(client: httpx.Client, gun: str) -> str:
     response = client.get(tuf(gun, "timestamp.json"))
     assert response.status_code == 200

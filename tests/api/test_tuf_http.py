@@ -32,6 +32,7 @@ from tests.api.tuf_helpers import (
     sha256_hex,
     signed_by,
     tuf,
+    unique_gun,
     version_of,
 )
 from tests.support.processes import NotaryStack, wait_until
@@ -57,15 +58,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotaryStack]:
 
 
 @pytest.fixture
-def client(server: NotaryStack) -> Iterator[httpx.Client]:
-    with server.client() as http:
-        yield http
-
-
-@pytest.fixture
 def gun(request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[-40:]
-    return f"http/{name}-{secrets.token_hex(3)}"
+    return unique_gun(request, "http/")
 
 
 @dataclass

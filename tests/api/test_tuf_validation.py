@@ -4,7 +4,6 @@ code (and for INVALID_UPDATE the detail Name and message), and nothing stored af
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from tests.api.tuf_helpers import (
     signed_by,
     state,
     tuf,
+    unique_gun,
     version_of,
 )
 from tests.support.processes import NotaryStack
@@ -60,16 +60,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotaryStack]:
 
 
 @pytest.fixture
-def client(server: NotaryStack) -> Iterator[httpx.Client]:
-    with server.client() as http:
-        yield http
-
-
-@pytest.fixture
 def gun(request: pytest.FixtureRequest) -> str:
     """A GUN of its own for every test (inside the configured prefixes)."""
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[-40:]
-    return f"a/v/{name}-{secrets.token_hex(3)}"
+    return unique_gun(request, "a/v/")
 
 
 def raw_multipart(parts: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:

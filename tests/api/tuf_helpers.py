@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from models.db import Database
@@ -65,6 +68,12 @@ def running_stack(root: Path, **config: Mapping[str, Any]) -> Iterator[NotarySta
     finally:
         stack.stop_all()
         redis.stop()
+
+
+def unique_gun(request: pytest.FixtureRequest, prefix: str) -> str:
+    """A GUN of the test's own, named after it, under ``prefix``."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[-40:]
+    return f"{prefix}{name}-{secrets.token_hex(3)}"
 
 
 # ------------------------------------------------------------------------------------------- paths

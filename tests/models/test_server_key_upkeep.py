@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from models.base import utcnow
 from models.db import Database
@@ -23,7 +23,7 @@ from models.tables import ServerKey
 from notary.ports import SealedKey
 from notary.sealing import seal, server_key_aad, unseal
 from notary.tuf.signing import generate_private_key, public_key_for
-from tests.support.processes import wait_until
+from tests.models.postgres_locks import NEEDS_POSTGRES, wait_for_a_lock_wait
 from workers import key_rewrap
 from workers.tuf_tasks import held_keys
 
@@ -175,7 +175,7 @@ def test_the_sweep_waits_for_a_commit_that_holds_its_signing_key(database: Datab
     listing them; a sweep of old pending keys running meanwhile waits, then finds the key active and keeps
     it. Without the lock it would delete the key the stored root names."""
     if database.engine.dialect.name != "postgresql":
-        pytest.skip("needs row-level write concurrency and pg_stat_activity to see the wait")
+        pytest.skip(NEEDS_POSTGRES)
     gun = "race.example/app"
     key_id, _ = add_key(database, gun, "timestamp", K1)
     backdate(database, key_id, timedelta(days=30))
@@ -189,14 +189,7 @@ def test_the_sweep_waits_for_a_commit_that_holds_its_signing_key(database: Datab
         assert set(held_keys(commit, {key_id}, lock=True)) == {key_id}
         sweeper = threading.Thread(target=sweep)
         sweeper.start()
-        with database.engine.connect() as monitor:
-            wait_until(
-                lambda: monitor.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                ).scalar(),
-                30,
-                what="the sweep to wait for the commit's lock on the key",
-            )
+        wait_for_a_lock_wait(database, "the sweep to wait for the commit's lock on the key")
         activate_listed(commit, {(gun, "timestamp"): [key_id]})
     sweeper.join(30)
     assert swept == {"deleted": 0}

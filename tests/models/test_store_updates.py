@@ -8,13 +8,13 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from models.db import Database
 from models.tables import ChangefeedEntry, TufFile
 from models.tuf_files import NewFile, SqlTufStore
 from notary.errors import VersionError
-from tests.support.processes import wait_until
+from tests.models.postgres_locks import NEEDS_POSTGRES, wait_for_a_lock_wait
 
 
 def update(version: int, *roles: str) -> list[NewFile]:
@@ -64,7 +64,7 @@ def test_a_stale_or_repeated_update_is_refused_alone(database: Database) -> None
 
 def test_a_concurrent_writer_that_wins_a_version_fails_only_that_gun(database: Database) -> None:
     if database.engine.dialect.name != "postgresql":
-        pytest.skip("needs row-level write concurrency and pg_stat_activity to see the wait")
+        pytest.skip(NEEDS_POSTGRES)
     outcome: dict[str, object] = {}
     with database.transaction() as first:
         SqlTufStore(first).store_update("contended", update(1, "timestamp"))  # not committed yet
@@ -79,14 +79,7 @@ def test_a_concurrent_writer_that_wins_a_version_fails_only_that_gun(database: D
 
         thread = threading.Thread(target=second_writer)
         thread.start()
-        with database.engine.connect() as monitor:
-            wait_until(
-                lambda: monitor.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                ).scalar(),
-                30,
-                what="the second writer to wait on the first one's row",
-            )
+        wait_for_a_lock_wait(database, "the second writer to wait on the first one's row")
     thread.join(30)
     assert outcome["refused"] == {"contended"}
     assert stored(database) == {("contended", "timestamp", 1), ("free", "timestamp", 1)}
