@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,6 +74,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 WRITE_OPTION = "notary_write"
 
 
+def writer_lock_path(url: str) -> str | None:
+    """The file SQLite writers queue on, beside the database file (None for other databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return f"{parsed.database}.writers"
+
+
 class Database:
     """An engine plus a session factory; ``transaction()`` commits on success and rolls back on error."""
 
@@ -80,11 +91,38 @@ class Database:
         writer = self.engine.execution_options(**{WRITE_OPTION: True})
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_lock_path = writer_lock_path(url)
+        self._writing = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._write_sessions.begin() as session:
+        with self._writers_turn(), self._write_sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        """On SQLite, wait for this writer's turn on a file lock shared by every process.
+
+        SQLite lets one writer in at a time and has the others poll with sleeps growing to 100 ms, so under
+        steady writes from several processes a waiter keeps waking to a taken lock: waits of a second or
+        more. The kernel wakes a file lock's waiters the moment it is released, so writers hand over at once.
+        (SQLite's own lock and busy timeout still guard any writer that does not come through here.)"""
+        if self._writer_lock_path is None:
+            yield
+            return
+        if getattr(self._writing, "active", False):
+            # A second write transaction in the same thread would wait for itself forever.
+            raise RuntimeError("a write transaction inside another one on the same SQLite database")
+        descriptor = os.open(self._writer_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            self._writing.active = True
+            try:
+                yield
+            finally:
+                self._writing.active = False
+        finally:
+            os.close(descriptor)  # releases the lock
 
     @contextmanager
     def read(self) -> Iterator[Session]:
