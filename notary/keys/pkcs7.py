@@ -335,8 +335,11 @@ def _identifies(cert: x509.Certificate, issuer: asn1_x509.Name, serial: int) -> 
     """Whether ``cert`` is the one an IssuerAndSerialNumber names (names compared as RFC 5280 says)."""
     if cert.serial_number != serial:
         return False
+    issuer_der = cert.issuer.public_bytes()
+    if issuer_der == issuer.dump():  # the usual case, decided without the costly RFC 5280 string preparation
+        return True
     try:
-        return bool(asn1_x509.Name.load(cert.issuer.public_bytes()) == issuer)
+        return bool(asn1_x509.Name.load(issuer_der) == issuer)
     except _PARSE_ERRORS:
         return False
 
