@@ -35,7 +35,9 @@ from api.resources.subscriptions import SubscriptionService
 from api.resources.subscriptions import add_routes as add_subscription_routes
 from api.resources.token import TokenResource
 from api.signer_presence import SignerPresence
+from api.task_calls import TaskCalls
 from api.verification import Verifier
+from api.verify_fast_path import VerifyFastPath
 from models.db import Database, sqlalchemy_url
 from notary.auth.service.token_service import TokenService
 from notary.keys.federation import load_login_body
@@ -68,13 +70,14 @@ class Deps:
         )
 
 
-def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
+def create_app(settings: Settings, deps: Deps) -> VerifyFastPath:
     app = falcon.asgi.App(middleware=[RequestContext()], media_type=falcon.MEDIA_JSON)
     if token_auth_enabled(settings):
         app.add_middleware(TokenAuth.from_settings(settings))
     app.req_options.strip_url_path_trailing_slash = False
     errors.install(app, reporting.make_reporter(settings))
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
+    task_calls = TaskCalls(deps.celery_app, deps.redis)
     cache = MetadataCache(deps.redis)
 
     signer = SignerPresence(deps.redis)
@@ -95,7 +98,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         ReplayCache(deps.redis, skew_ms) if settings["keys.replay_cache"] else None,
         skew_ms,
     )
-    keys = KeyService(settings, deps.database, runner, key_cache, verifier, deps.sync_redis)
+    keys = KeyService(settings, deps.database, runner, task_calls, key_cache, verifier, deps.sync_redis)
     add_key_routes(app, keys)
     app.add_route("/v1/federation/keys/{identity}", ServedKeyResource(keys))
     app.add_route("/v1/access-list/{instance_id}", AccessListResource(deps.database))
@@ -113,6 +116,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
 
     async def shutdown(scope: Any, event: Any) -> None:
         await runner.close()
+        await task_calls.close()
         await cache.close()
         await peer_keys.close()
         await deps.redis.aclose()
@@ -120,7 +124,7 @@ def create_app(settings: Settings, deps: Deps) -> falcon.asgi.App[falcon.asgi.Re
         deps.database.dispose()
 
     app.add_middleware(_Lifespan(shutdown))
-    return app
+    return VerifyFastPath(app, keys)
 
 
 class _Lifespan:
@@ -131,7 +135,7 @@ class _Lifespan:
         await self.on_shutdown(scope, event)
 
 
-def get_app() -> falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]:
+def get_app() -> VerifyFastPath:
     config_file = os.environ.get(CONFIG_ENV)
     settings = load_settings(Path(config_file) if config_file else None, os.environ)
     return create_app(settings, Deps.from_settings(settings))

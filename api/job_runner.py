@@ -1,29 +1,27 @@
 """Enqueue work as a job and wait for its outcome without blocking the event loop.
 
 The job row is committed before its task is sent (so a worker can never see a missing job). Completion is
-announced by the worker on ``notary:job:<id>``; each API process keeps ONE pattern subscription and wakes the
-matching waiters. Notifications are only a shortcut: waiters also re-read the database every second, so a lost
-message (or a Redis hiccup) costs latency, never a wrong answer.
+announced by the worker on ``notary:job:<id>``; each API process keeps ONE pattern subscription
+(api/channel_listener.py) and wakes the matching waiters. Notifications are only a shortcut: waiters also
+re-read the database every second, so a lost message (or a Redis hiccup) costs latency, never a wrong answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
 
+from api.channel_listener import PatternListener
 from models import jobs as job_records
 from models.db import Database
 from models.jobs import JobView
 from workers.cache_invalidation import WAIT_SECONDS
 
-log = logging.getLogger("notary.jobs")
 CHANNEL_PATTERN = "notary:job:*"
 POLL_SECONDS = 1.0
 # How long after a job's commit its after-commit work (the acknowledged cache invalidation) can still run.
@@ -36,7 +34,7 @@ class JobRunner:
         self.celery_app = celery_app
         self.redis = redis_client
         self._waiters: dict[str, set[asyncio.Event]] = {}
-        self._listener: asyncio.Task[None] | None = None
+        self._listener = PatternListener(redis_client, CHANNEL_PATTERN, self._wake)
 
     async def submit(
         self,
@@ -53,7 +51,7 @@ class JobRunner:
 
         job_id = await asyncio.to_thread(create)
         if will_wait:  # listen before the task can finish, so its notification is not missed
-            self._ensure_listener()
+            self._listener.ensure_started()
             self._waiters.setdefault(job_id, set()).add(asyncio.Event())
         await asyncio.to_thread(self.celery_app.send_task, task_name, args=[job_id])
         return job_id
@@ -71,7 +69,7 @@ class JobRunner:
 
         ``settle``: for jobs that change what API processes cache, return only once the worker announced the
         job (which it does after every API process forgot the change), or once that must have happened."""
-        self._ensure_listener()
+        self._listener.ensure_started()
         registered = self._waiters.setdefault(job_id, set())
         event = next(iter(registered)) if registered else asyncio.Event()
         registered.add(event)
@@ -110,35 +108,9 @@ class JobRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), left)
 
-    def _ensure_listener(self) -> None:
-        if self._listener is None or self._listener.done():
-            # A fresh context: the listener outlives the request that started it and must not log its id.
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), context=contextvars.Context()
-            )
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(CHANNEL_PATTERN)
-                    async for message in pubsub.listen():
-                        if message.get("type") != "pmessage":
-                            continue
-                        channel = message["channel"]
-                        job_id = (channel.decode() if isinstance(channel, bytes) else channel).rsplit(":", 1)[
-                            -1
-                        ]
-                        for event in self._waiters.get(job_id, ()):
-                            event.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("job notification listener lost Redis; waiters fall back to polling")
-                await asyncio.sleep(1.0)
+    def _wake(self, job_id: str, _data: bytes) -> None:
+        for event in self._waiters.get(job_id, ()):
+            event.set()
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        await self._listener.close()

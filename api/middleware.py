@@ -51,32 +51,35 @@ def route_label(req: falcon.asgi.Request) -> str:
     return template or "unmatched"
 
 
+def request_id_for(incoming: str | None) -> str:
+    """The client's X-Request-ID if it is a sane one, else a fresh id; the id of this request's logs."""
+    request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else secrets.token_hex(16)
+    logs.request_id.set(request_id)
+    return request_id
+
+
+def record_response(route: str, method: str, code: int, elapsed: float) -> None:
+    """Count and time a response, log it, and end its request's log id."""
+    requests, latency = _metrics_for(route, method, code)
+    requests.inc()
+    latency.observe(elapsed)
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "response completed",
+            extra={"method": method, "route": route, "status": code, "duration_ms": round(elapsed * 1000, 3)},
+        )
+    logs.request_id.set(None)
+
+
 class RequestContext:
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        incoming = req.get_header("X-Request-ID")
-        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else secrets.token_hex(16)
+        request_id = request_id_for(req.get_header("X-Request-ID"))
         req.context.request_id = request_id
         req.context.started = time.perf_counter()
-        logs.request_id.set(request_id)
         resp.set_header("X-Request-ID", request_id)
 
     async def process_response(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object, req_succeeded: bool
     ) -> None:
         elapsed = time.perf_counter() - getattr(req.context, "started", time.perf_counter())
-        route = route_label(req)
-        code = resp.status_code
-        requests, latency = _metrics_for(route, req.method, code)
-        requests.inc()
-        latency.observe(elapsed)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "response completed",
-                extra={
-                    "method": req.method,
-                    "route": route,
-                    "status": code,
-                    "duration_ms": round(elapsed * 1000, 3),
-                },
-            )
-        logs.request_id.set(None)
+        record_response(route_label(req), req.method, resp.status_code, elapsed)

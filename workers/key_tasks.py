@@ -1,34 +1,33 @@
-"""Shared-key jobs: issuing (after the API verified the instance's PKCS7), renewing, and the expiry sweep.
+"""Shared-key tasks: the roles lookup of a synchronous issuance, the asynchronous issuance job (both after the
+API verified the instance's PKCS7), renewing, and the expiry sweep.
 
-Task messages carry only the identity tuple and a nonce HASH, never a secret: the secret is generated
-here, sealed under ``keys.keks`` and stored; the API unseals it to answer the client.
+Task messages carry only the identity tuple and a nonce HASH, never a secret: an asynchronous issuance makes
+the secret here, seals it under ``keys.keks`` and stores it; the API unseals it for its one reader.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import secrets
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from models import shared_keys as store
-from models.base import iso_utc, utcnow
-from models.tables import Job, SharedKey
+from models.base import utcnow
+from models.key_issuance import IssuePolicy, Login, issue_key
+from models.tables import Job
 from notary import errors
 from notary.keys import politician
-from notary.keys.identity import new_identity, new_secret
-from notary.sealing import seal, shared_key_aad
 from notary.settings import Settings
 from workers import metrics, runtime
 from workers.app import celery_app
 from workers.base import JobTask
 from workers.ec2_enrichment import Ec2Enricher
 from workers.politician import HttpProvider, StaticProvider
+from workers.replies import LOOKUP_ROLES, send_reply
 
 log = logging.getLogger("notary.keys")
 SWEEP_BATCH = 500
@@ -76,77 +75,37 @@ def lookup_roles(settings: Settings, identity: politician.IdentityTuple) -> tupl
         raise errors.RolesUnavailableError() from None
 
 
-def identity_tuple(params: dict[str, Any]) -> politician.IdentityTuple:
-    return politician.IdentityTuple(
-        account=params["account"], region=params["region"], image=params["image"], instance=params["instance"]
-    )
-
-
 class IssueKeyTask(JobTask):
+    """An asynchronous issuance (``Prefer: respond-async``): its secret waits, sealed, for one reader."""
+
     name = "keys.issue"
 
     def prepare(self, params: dict[str, Any], work: Any) -> Any:
-        return lookup_roles(runtime.current().settings, identity_tuple(params))
+        return lookup_roles(runtime.current().settings, Login.from_params(params).identity_tuple)
 
     def execute(self, session: Session, job: Job, params: dict[str, Any], prepared: Any) -> Any:
-        settings = runtime.current().settings
-        keks = settings["keys.keks"]
-        if not keks:
-            raise errors.KeysDisabledError()
-        nonce = None
-        nonce_sha256 = params.get("nonce_sha256")
-        if nonce_sha256 is None:  # the client gave none: make one, to be shown once with the secret
-            nonce = secrets.token_urlsafe(32)
-            nonce_sha256 = hashlib.sha256(nonce.encode()).hexdigest()
-        store.check_access(
-            session,
-            instance_id=params["instance"],
-            account=params["account"],
-            nonce_sha256=nonce_sha256,
-            pending_time=datetime.fromisoformat(params["pending_time"]),
-            retention=settings["keys.access_list_retention"],
-        )
-        roles: tuple[str, ...] = prepared  # looked up before this transaction opened
-        identity = new_identity(settings["keys.dc"]).encode()
-        kek_id, secret_sealed = seal(keks, new_secret().encode(), shared_key_aad(identity))
-        nonce_sealed = None if nonce is None else seal(keks, nonce.encode(), shared_key_aad(identity))[1]
-        now = utcnow()
-        ttl = settings["keys.ttl"]
-        row = SharedKey(
-            identity=identity,
-            dc=settings["keys.dc"],
-            account=params["account"],
-            region=params["region"],
-            image=params["image"],
-            instance_id=params["instance"],
-            roles=json.dumps(list(roles)),
-            secret_sealed=secret_sealed,
-            nonce_sealed=nonce_sealed,
-            kek_id=kek_id,
-            ttl=ttl,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-            max_expires_at=now + timedelta(seconds=settings["keys.max_ttl"]),
-        )
-        session.add(row)
-        store.record_issued(session, row)
-        store.audit(
-            session,
-            identity,
-            "issued",
-            instance=params["instance"],
-            roles=list(roles),
-            expires_at=row.expires_at,
-        )
-        log.info(
-            "issued a key", extra={"identity": identity, "instance": params["instance"], "roles": list(roles)}
-        )
-        return {
-            "identity": identity,
-            "roles": list(roles),
-            "ttl": ttl,
-            "expires_at": iso_utc(row.expires_at),
-        }
+        policy = IssuePolicy.from_settings(runtime.current().settings)
+        issued = issue_key(session, policy, Login.from_params(params), prepared, answered_now=False)
+        return issued.public()
+
+
+@celery_app.task(name=LOOKUP_ROLES)
+def lookup_roles_for_call(call_id: str, account: str, region: str, image: str, instance: str) -> None:
+    """The roles of an instance, for a synchronous issuance waiting in an API process (api/task_calls.py)."""
+    started = time.monotonic()
+    identity = politician.IdentityTuple(account=account, region=region, image=image, instance=instance)
+    answer: dict[str, Any]
+    try:
+        answer = {"roles": list(lookup_roles(runtime.current().settings, identity))}
+        outcome = "succeeded"
+    except errors.NotaryError as error:
+        answer, outcome = {"error": error.to_dict()}, "failed"
+    except Exception:
+        # The caller must hear at once, not at its timeout; internals stay in the log.
+        log.exception("roles lookup failed unexpectedly", extra={"instance": instance})
+        answer, outcome = {"error": errors.InternalError().to_dict()}, "failed"
+    send_reply(runtime.current().redis, call_id, answer)
+    metrics.record_task(LOOKUP_ROLES, outcome, time.monotonic() - started)
 
 
 class RenewKeyTask(JobTask):
@@ -178,7 +137,7 @@ class RenewKeyTask(JobTask):
         return store.view(row).to_dict(now)
 
 
-issue_key = celery_app.register_task(IssueKeyTask())
+issue_key_job = celery_app.register_task(IssueKeyTask())
 renew_key = celery_app.register_task(RenewKeyTask())
 
 

@@ -26,8 +26,9 @@ class ServedKeyResource:
         self.dc: str = service.settings["keys.dc"]
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str) -> None:
-        _body, caller, roles = await self.service.authenticate(req, 0)
-        if FEDERATION_ROLE not in roles:
+        _body, caller_key = await self.service.authenticate(req, 0)
+        caller = caller_key.identity
+        if FEDERATION_ROLE not in caller_key.roles:
             raise errors.ForbiddenError({"role": FEDERATION_ROLE})
         # Only keys issued here: a Notary never passes on another datacenter's key, not even one it holds.
         key = await self.service.keys.get(identity) if issuing_dc(identity) == self.dc else None

@@ -23,10 +23,12 @@ from api.auth import presents_token, require
 from api.job_runner import JobRunner
 from api.key_cache import KeyCache, change_name
 from api.responding import respond_accepted, succeeded_result
+from api.task_calls import TaskCalls
 from api.verification import Verifier
 from models import shared_keys as store
 from models.db import Database
 from models.jobs import get_job
+from models.key_issuance import IssuedKey, IssuePolicy, Login, issue_key
 from notary import errors
 from notary.auth.access import ADMIN, VERIFY
 from notary.jobs import prefers_async
@@ -40,10 +42,12 @@ from notary.keys.ec2_identity import (
     check_allowed,
     verify_identity,
 )
+from notary.keys.identity import VerificationKey
 from notary.keys.pkcs7 import PKCS7Error
 from notary.sealing import shared_key_aad, unseal
 from notary.settings import Settings
 from workers.cache_invalidation import announce_change
+from workers.replies import LOOKUP_ROLES
 
 MAX_ISSUE_BODY = 256 * 1024
 MAX_VERIFY_BODY = 64 * 1024
@@ -83,11 +87,22 @@ def parse_json(body: bytes) -> Any:
         raise errors.InvalidRequestError("the body must be JSON") from None
 
 
-def raw_target(req: falcon.asgi.Request) -> str:
+def raw_target(scope: Mapping[str, Any]) -> str:
     """The request target exactly as on the wire (the signature covers it undecoded)."""
-    raw_path = req.scope.get("raw_path") or req.path.encode()
-    query = req.scope.get("query_string") or b""
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string") or b""
     return (raw_path + (b"?" + query if query else b"")).decode("latin-1")
+
+
+def check_digest(signed: signature.SignedRequest, body: bytes) -> None:
+    """The body is the one the caller's signature covers (through its Digest header)."""
+    if not hmac.compare_digest((signed.digest or "").encode(), signature.body_digest(body).encode()):
+        raise errors.UnauthorizedError({"code": signature.DIGEST_MISMATCH})
+
+
+def require_verify_role(key: VerificationKey) -> None:
+    if VERIFY_ROLE not in key.roles:
+        raise errors.ForbiddenError({"role": VERIFY_ROLE})
 
 
 def key_document(view: store.KeyView, now: datetime) -> dict[str, Any]:
@@ -100,6 +115,7 @@ class KeyService:
         settings: Settings,
         database: Database,
         runner: JobRunner,
+        task_calls: TaskCalls,
         keys: KeyCache,
         verifier: Verifier,
         sync_redis: redis.Redis,
@@ -107,6 +123,8 @@ class KeyService:
         self.settings = settings
         self.database = database
         self.runner = runner
+        self.task_calls = task_calls
+        self.issue_policy = IssuePolicy.from_settings(settings)
         self.keys = keys
         self.verifier = verifier
         self.sync_redis = sync_redis
@@ -121,10 +139,8 @@ class KeyService:
 
     # --- authentication of callers by their own shared key
 
-    async def authenticate(
-        self, req: falcon.asgi.Request, body_limit: int
-    ) -> tuple[bytes, str, tuple[str, ...]]:
-        """The body, and the caller's identity and roles, from its own signature of this very request.
+    async def authenticate(self, req: falcon.asgi.Request, body_limit: int) -> tuple[bytes, VerificationKey]:
+        """The body, and the caller's key, from the caller's own signature of this very request.
 
         Everything the headers alone can refuse (their shape, the date, an unknown key, a wrong HMAC) is
         refused before the body is read: the HMAC covers the Digest header, so only the key's holder gets
@@ -133,12 +149,19 @@ class KeyService:
         """
         signed = signature.SignedRequest(  # get_header: Falcon builds no dict of every header for it
             method=req.method,
-            uri=raw_target(req),
+            uri=raw_target(req.scope),
             host=req.get_header("Host"),
             date=req.get_header("Date"),
             digest=req.get_header("Digest"),
             authorization=req.get_header("Authorization"),
         )
+        key = await self.caller_key(signed)
+        body = await read_body(req, body_limit)
+        check_digest(signed, body)
+        return body, key
+
+    async def caller_key(self, signed: signature.SignedRequest) -> VerificationKey:
+        """The key of a caller whose signature of ``signed`` (all but the body) checks out, else 401."""
         try:
             claim = signature.check_claim(signed, now_ms=int(time.time() * 1000), skew_ms=self.skew_ms)
         except signature.SignatureError as failure:
@@ -149,10 +172,7 @@ class KeyService:
         except signature.SignatureError as failure:
             raise errors.UnauthorizedError({"code": failure.code}) from None
         assert key is not None
-        body = await read_body(req, body_limit)
-        if not hmac.compare_digest((signed.digest or "").encode(), signature.body_digest(body).encode()):
-            raise errors.UnauthorizedError({"code": signature.DIGEST_MISMATCH})
-        return body, key.identity, key.roles
+        return key
 
     # --- POST /v1/keys
 
@@ -171,30 +191,50 @@ class KeyService:
             check_allowed(instance, self.allow)
         except NotAllowedError as refused:
             raise errors.NotAllowedError({"check": refused.check}) from None
-        params = {
-            "account": instance.account_id,
-            "region": instance.region,
-            "image": instance.image_id,
-            "instance": instance.instance_id,
-            "pending_time": instance.pending_time.isoformat(),
-            "nonce_sha256": None
+        login = Login(
+            account=instance.account_id,
+            region=instance.region,
+            image=instance.image_id,
+            instance=instance.instance_id,
+            pending_time=instance.pending_time,
+            nonce_sha256=None
             if request.nonce is None
             else hashlib.sha256(request.nonce.encode()).hexdigest(),
-        }
-        respond_async = prefers_async(req.get_header("Prefer"))
-        reveal_token = secrets.token_urlsafe(32) if respond_async else None
-        if reveal_token is not None:
-            params["reveal_sha256"] = hashlib.sha256(reveal_token.encode()).hexdigest()
-        job_id = await self.runner.submit("keys.issue", params, will_wait=not respond_async)
-        if reveal_token is not None:
+        )
+        if prefers_async(req.get_header("Prefer")):
+            reveal_token = secrets.token_urlsafe(32)
+            params = {**login.to_params(), "reveal_sha256": hashlib.sha256(reveal_token.encode()).hexdigest()}
+            job_id = await self.runner.submit("keys.issue", params, will_wait=False)
             job = await self.runner.load(job_id)
             assert job is not None
             respond_accepted(resp, job, reveal_token=reveal_token)
             return
-        job = await self.runner.wait(job_id, self.settings["jobs.wait_timeout"])
-        result = succeeded_result(resp, job_id, job)
+        # Synchronous: no job. The roles come from a worker; the key is written here in one transaction and
+        # its secret goes straight to the client, so nothing is left behind if any step fails.
+        roles = await self.roles_of(login)
+
+        def store_key() -> IssuedKey:
+            with self.database.transaction() as session:
+                return issue_key(session, self.issue_policy, login, roles, answered_now=True)
+
+        issued = await asyncio.to_thread(store_key)
         resp.status = falcon.HTTP_201
-        resp.media = await self.reveal(result)
+        resp.media = issued.revealed()
+
+    async def roles_of(self, login: Login) -> tuple[str, ...]:
+        """The instance's roles from Politician, looked up by a worker; 503 ROLES_UNAVAILABLE if they cannot
+        be had (never an empty list instead)."""
+        who = login.identity_tuple
+        answer = await self.task_calls.call(
+            LOOKUP_ROLES,
+            [who.account, who.region, who.image, who.instance],
+            self.settings["jobs.wait_timeout"],
+        )
+        if answer is None:
+            raise errors.RolesUnavailableError({"reason": "no worker answered in time"})
+        if "error" in answer:
+            raise errors.NotaryError.from_dict(answer["error"])
+        return tuple(answer["roles"])
 
     async def reveal_token_matches(self, job_id: str, token: str | None) -> bool:
         """Whether ``token`` is the reveal token of the asynchronous issuance ``job_id`` (job ids show up
@@ -246,10 +286,10 @@ class KeyService:
 
     async def _authorised_for(self, req: falcon.asgi.Request, identity: str, body_limit: int = 0) -> str:
         """Who acts on ``identity``: the key itself, the only caller allowed before token auth."""
-        _body, caller, _roles = await self.authenticate(req, body_limit)
-        if caller != identity:
+        _body, caller = await self.authenticate(req, body_limit)
+        if caller.identity != identity:
             raise errors.ForbiddenError({"reason": "a key may only manage itself"})
-        return caller
+        return caller.identity
 
     async def on_get_key(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, identity: str) -> None:
         await self._authorised_for(req, identity)
@@ -305,9 +345,8 @@ class KeyService:
         if presents_token(req):
             require(req, VERIFY)  # before reading the body: a refused caller costs no upload
             return (await read_json(req, limit))[1]
-        body, _caller, roles = await self.authenticate(req, limit)
-        if VERIFY_ROLE not in roles:
-            raise errors.ForbiddenError({"role": VERIFY_ROLE})
+        body, caller = await self.authenticate(req, limit)
+        require_verify_role(caller)
         return parse_json(body)
 
     async def on_post_verify(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:

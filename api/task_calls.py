@@ -1,0 +1,74 @@
+"""Run a Celery task and wait for its answer, for work that needs a worker but no durable job.
+
+Issuing a key needs the instance's roles, which a worker looks up (Politician sits behind the task queue), yet
+nothing about the lookup has to outlive the request: if no answer comes in time the request fails and nothing
+was written, so the client simply retries. Such a call has no job row: the task gets a random call id and
+answers through workers/replies.py; this process wakes the waiter from its one subscription to
+``notary:reply:<process tag>:*`` (its own answers only), and a waiter that missed the message reads the stored
+answer once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from typing import Any
+
+import redis.asyncio as aioredis
+from celery import Celery
+
+from api.channel_listener import PatternListener
+from workers.replies import reply_channel
+
+POLL_SECONDS = 1.0
+SUBSCRIBE_SECONDS = 2.0
+
+
+class TaskCalls:
+    def __init__(self, celery_app: Celery, redis_client: aioredis.Redis) -> None:
+        self.celery_app = celery_app
+        self.redis = redis_client
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._tag = secrets.token_hex(8)
+        self._listener = PatternListener(redis_client, reply_channel(self._tag + ":*"), self._answer)
+
+    async def call(self, task_name: str, args: list[Any], timeout: float) -> dict[str, Any] | None:
+        """The answer of ``task_name(call_id, *args)``, or None if none came within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        # Subscribed before the task is sent, so its answer's message cannot pass unseen (if Redis is slow to
+        # confirm, polling still finds the answer).
+        await self._listener.subscribed(min(SUBSCRIBE_SECONDS, timeout))
+        token = secrets.token_hex(16)
+        call_id = f"{self._tag}:{token}"
+        answer: asyncio.Future[bytes] = loop.create_future()
+        self._pending[token] = answer
+        try:
+            await asyncio.to_thread(self.celery_app.send_task, task_name, args=[call_id, *args])
+            while (remaining := deadline - loop.time()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    return _decode(
+                        await asyncio.wait_for(asyncio.shield(answer), min(POLL_SECONDS, remaining))
+                    )
+                stored = await self.redis.get(reply_channel(call_id))
+                if stored is not None:
+                    return _decode(stored)
+            return None
+        finally:
+            del self._pending[token]
+
+    def _answer(self, token: str, data: bytes) -> None:
+        waiting = self._pending.get(token)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(data)
+
+    async def close(self) -> None:
+        await self._listener.close()
+
+
+def _decode(data: bytes | str) -> dict[str, Any]:
+    answer = json.loads(data)
+    assert isinstance(answer, dict)
+    return answer
