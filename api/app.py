@@ -44,6 +44,7 @@ from notary.keys.federation import load_login_body
 from notary.settings import Settings, load_settings
 from workers.app import trigger_dispatch_after_commits
 from workers.bulk_tasks import PUBLISH
+from workers.replies import reply_mac_keys
 from workers.runtime import CONFIG_ENV, redis_options, redis_url_from_broker
 
 SyncRedis = redis.Redis  # the field ``Deps.redis`` would shadow the module in annotations
@@ -77,7 +78,7 @@ def create_app(settings: Settings, deps: Deps) -> VerifyFastPath:
     app.req_options.strip_url_path_trailing_slash = False
     errors.install(app, reporting.make_reporter(settings))
     runner = JobRunner(deps.database, deps.celery_app, deps.redis)
-    task_calls = TaskCalls(deps.celery_app, deps.redis)
+    task_calls = TaskCalls(deps.celery_app, deps.redis, reply_mac_keys(settings["keys.keks"]))
     cache = MetadataCache(deps.redis)
 
     signer = SignerPresence(deps.redis)

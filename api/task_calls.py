@@ -5,32 +5,36 @@ nothing about the lookup has to outlive the request: if no answer comes in time 
 was written, so the client simply retries. Such a call has no job row: the task gets a random call id and
 answers through workers/replies.py; this process wakes the waiter from its one subscription to
 ``notary:reply:<process tag>:*`` (its own answers only), and a waiter that missed the message reads the stored
-answer once a second.
+answer once a second. An answer counts only if its HMAC (workers/replies.py) checks out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
 
 from api.channel_listener import PatternListener
-from workers.replies import reply_channel
+from workers.replies import open_reply, reply_channel
+
+log = logging.getLogger("notary.api")
 
 POLL_SECONDS = 1.0
 SUBSCRIBE_SECONDS = 2.0
 
 
 class TaskCalls:
-    def __init__(self, celery_app: Celery, redis_client: aioredis.Redis) -> None:
+    def __init__(self, celery_app: Celery, redis_client: aioredis.Redis, mac_keys: Sequence[bytes]) -> None:
         self.celery_app = celery_app
         self.redis = redis_client
-        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self.mac_keys = tuple(mac_keys)
+        self._pending: dict[str, asyncio.Queue[bytes]] = {}
         self._tag = secrets.token_hex(8)
         self._listener = PatternListener(redis_client, reply_channel(self._tag + ":*"), self._answer)
 
@@ -43,32 +47,33 @@ class TaskCalls:
         await self._listener.subscribed(min(SUBSCRIBE_SECONDS, timeout))
         token = secrets.token_hex(16)
         call_id = f"{self._tag}:{token}"
-        answer: asyncio.Future[bytes] = loop.create_future()
-        self._pending[token] = answer
+        messages: asyncio.Queue[bytes] = asyncio.Queue()
+        self._pending[token] = messages
         try:
             await asyncio.to_thread(self.celery_app.send_task, task_name, args=[call_id, *args])
             while (remaining := deadline - loop.time()) > 0:
                 with contextlib.suppress(TimeoutError):
-                    return _decode(
-                        await asyncio.wait_for(asyncio.shield(answer), min(POLL_SECONDS, remaining))
-                    )
+                    data = await asyncio.wait_for(messages.get(), min(POLL_SECONDS, remaining))
+                    if (answer := self._open(call_id, data)) is not None:
+                        return answer
+                    continue
                 stored = await self.redis.get(reply_channel(call_id))
-                if stored is not None:
-                    return _decode(stored)
+                if stored is not None and (answer := self._open(call_id, stored)) is not None:
+                    return answer
             return None
         finally:
             del self._pending[token]
 
+    def _open(self, call_id: str, data: bytes | str) -> dict[str, Any] | None:
+        answer = open_reply(call_id, data, self.mac_keys)
+        if answer is None:
+            log.warning("ignored a task answer that does not authenticate", extra={"call_id": call_id})
+        return answer
+
     def _answer(self, token: str, data: bytes) -> None:
         waiting = self._pending.get(token)
-        if waiting is not None and not waiting.done():
-            waiting.set_result(data)
+        if waiting is not None:
+            waiting.put_nowait(data)
 
     async def close(self) -> None:
         await self._listener.close()
-
-
-def _decode(data: bytes | str) -> dict[str, Any]:
-    answer = json.loads(data)
-    assert isinstance(answer, dict)
-    return answer

@@ -10,7 +10,9 @@ import os
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 NONCE_BYTES = 12
 
@@ -53,3 +55,12 @@ def server_key_aad(key_id: str, gun: str, role: str) -> bytes:
 def shared_key_aad(identity: str) -> bytes:
     """A shared key's secret is bound to its identity."""
     return associated_data("shared-key", identity)
+
+
+def derived_mac_keys(keks: Sequence[tuple[str, bytes]], purpose: str) -> tuple[bytes, ...]:
+    """One MAC key per KEK for ``purpose`` (HKDF-SHA256, so a KEK is never used as a MAC key itself); the
+    first one authenticates, any of them verifies, as during a KEK rotation."""
+    return tuple(
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(kek)
+        for _, kek in keks
+    )

@@ -7,6 +7,7 @@ the secret here, seals it under ``keys.keks`` and stores it; the API unseals it 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from workers.app import celery_app
 from workers.base import JobTask
 from workers.ec2_enrichment import Ec2Enricher
 from workers.politician import HttpProvider, StaticProvider
-from workers.replies import LOOKUP_ROLES, send_reply
+from workers.replies import LOOKUP_ROLES, reply_mac_keys, send_reply
 
 log = logging.getLogger("notary.keys")
 SWEEP_BATCH = 500
@@ -89,6 +90,12 @@ class IssueKeyTask(JobTask):
         return issued.public()
 
 
+@functools.lru_cache(maxsize=4)
+def _reply_mac_key(keks: tuple[tuple[str, bytes], ...]) -> bytes:
+    keys = reply_mac_keys(keks)
+    return keys[0] if keys else b""  # with no KEK no answer authenticates: the API refuses to issue anyway
+
+
 @celery_app.task(name=LOOKUP_ROLES)
 def lookup_roles_for_call(call_id: str, account: str, region: str, image: str, instance: str) -> None:
     """The roles of an instance, for a synchronous issuance waiting in an API process (api/task_calls.py)."""
@@ -104,7 +111,9 @@ def lookup_roles_for_call(call_id: str, account: str, region: str, image: str, i
         # The caller must hear at once, not at its timeout; internals stay in the log.
         log.exception("roles lookup failed unexpectedly", extra={"instance": instance})
         answer, outcome = {"error": errors.InternalError().to_dict()}, "failed"
-    send_reply(runtime.current().redis, call_id, answer)
+    send_reply(
+        runtime.current().redis, call_id, answer, _reply_mac_key(runtime.current().settings["keys.keks"])
+    )
     metrics.record_task(LOOKUP_ROLES, outcome, time.monotonic() - started)
 
 
