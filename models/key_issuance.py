@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from models import shared_keys as store
@@ -141,27 +142,29 @@ def issue_key(
     aad = shared_key_aad(identity)
     kek_id, secret_sealed = seal(policy.keks, secret.encode(), aad)
     now = utcnow()
-    row = SharedKey(
-        identity=identity,
-        dc=policy.dc,
-        account=login.account,
-        region=login.region,
-        image=login.image,
-        instance_id=login.instance,
-        roles=json.dumps(list(roles)),
-        secret_sealed=secret_sealed,
-        nonce_sealed=None if nonce is None or answered_now else seal(policy.keks, nonce.encode(), aad)[1],
-        kek_id=kek_id,
-        ttl=policy.ttl,
-        created_at=now,
-        expires_at=now + timedelta(seconds=policy.ttl),
-        max_expires_at=now + timedelta(seconds=policy.max_ttl),
-        secret_revealed_at=now if answered_now else None,
+    expires_at = now + timedelta(seconds=policy.ttl)
+    session.execute(
+        insert(SharedKey).values(
+            identity=identity,
+            dc=policy.dc,
+            account=login.account,
+            region=login.region,
+            image=login.image,
+            instance_id=login.instance,
+            roles=json.dumps(list(roles)),
+            secret_sealed=secret_sealed,
+            nonce_sealed=None if nonce is None or answered_now else seal(policy.keks, nonce.encode(), aad)[1],
+            kek_id=kek_id,
+            ttl=policy.ttl,
+            created_at=now,
+            expires_at=expires_at,
+            max_expires_at=now + timedelta(seconds=policy.max_ttl),
+            secret_revealed_at=now if answered_now else None,
+        )
     )
-    session.add(row)
-    store.record_issued(session, row)
+    store.record_issued(session, identity, policy.dc, list(roles), expires_at)
     store.audit(
-        session, identity, "issued", instance=login.instance, roles=list(roles), expires_at=row.expires_at
+        session, identity, "issued", instance=login.instance, roles=list(roles), expires_at=expires_at
     )
     log.info("issued a key", extra={"identity": identity, "instance": login.instance, "roles": list(roles)})
-    return IssuedKey(identity, roles, policy.ttl, row.expires_at, secret, nonce)
+    return IssuedKey(identity, roles, policy.ttl, expires_at, secret, nonce)

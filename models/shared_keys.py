@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,8 +75,10 @@ def view(row: SharedKey) -> KeyView:
 
 
 def audit(session: Session, identity: str, event: str, **detail: Any) -> None:
-    session.add(
-        SharedKeyAudit(identity=identity, event=event, at=utcnow(), detail=json.dumps(detail, default=str))
+    session.execute(
+        insert(SharedKeyAudit).values(
+            identity=identity, event=event, at=utcnow(), detail=json.dumps(detail, default=str)
+        )
     )
 
 
@@ -92,19 +94,25 @@ def check_access(
     """Vault's access list: the first login of an instance records its nonce; later logins must present the
     same nonce, and the document's pendingTime may never go backwards (a replayed older document)."""
     now = utcnow()
-    entry = session.get(AccessListEntry, instance_id, with_for_update=True)
+    expires_at = now + timedelta(seconds=retention)
+    # Core statements, not ORM objects: this runs once per issuance, on the issuance rate's critical path.
+    entry = session.execute(
+        select(AccessListEntry.nonce_sha256, AccessListEntry.pending_time)
+        .where(AccessListEntry.instance_id == instance_id)
+        .with_for_update()
+    ).first()
     if entry is None:
         try:
             with session.begin_nested():
-                session.add(
-                    AccessListEntry(
+                session.execute(
+                    insert(AccessListEntry).values(
                         instance_id=instance_id,
                         account=account,
                         nonce_sha256=nonce_sha256,
                         pending_time=pending_time,
                         first_seen=now,
                         last_seen=now,
-                        expires_at=now + timedelta(seconds=retention),
+                        expires_at=expires_at,
                     )
                 )
         except IntegrityError:
@@ -114,9 +122,11 @@ def check_access(
         raise NonceMismatchError({"reason": "nonce"})
     if pending_time < entry.pending_time:
         raise NonceMismatchError({"reason": "pendingTime went backwards"})
-    entry.pending_time = pending_time
-    entry.last_seen = now
-    entry.expires_at = now + timedelta(seconds=retention)
+    session.execute(
+        update(AccessListEntry)
+        .where(AccessListEntry.instance_id == instance_id)
+        .values(pending_time=pending_time, last_seen=now, expires_at=expires_at)
+    )
 
 
 def access_entry(session: Session, instance_id: str) -> dict[str, Any] | None:
@@ -147,16 +157,15 @@ def get_key(session: Session, identity: str) -> SharedKey | None:
 
 def key_event_data(row: SharedKey) -> dict[str, Any]:
     """What a shared-key event says about the key: never its secret or nonce."""
-    return {
-        "identity": row.identity,
-        "dc": row.dc,
-        "roles": json.loads(row.roles),
-        "expires_at": iso_utc(row.expires_at),
-    }
+    return event_data(row.identity, row.dc, json.loads(row.roles), row.expires_at)
 
 
-def record_issued(session: Session, row: SharedKey) -> None:
-    outbox.record(session, "key.issued", key_event_data(row), identity=row.identity)
+def event_data(identity: str, dc: str, roles: list[str], expires_at: datetime) -> dict[str, Any]:
+    return {"identity": identity, "dc": dc, "roles": roles, "expires_at": iso_utc(expires_at)}
+
+
+def record_issued(session: Session, identity: str, dc: str, roles: list[str], expires_at: datetime) -> None:
+    outbox.record(session, "key.issued", event_data(identity, dc, roles, expires_at), identity=identity)
 
 
 def revoke(session: Session, identity: str) -> bool:
