@@ -42,6 +42,7 @@ class PeerAnswerError(ValueError):
 
 # A verifier sees the same few identities again and again, and decoding one is a good part of a verify.
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)  # asked for every verification; decoding costs more than the lookup
 def issuing_dc(identity: str) -> str | None:
     """The datacenter that issued ``identity``, or None for text that is not one of our identities."""
     try:
