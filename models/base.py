@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, Table
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -58,3 +58,11 @@ def utcnow() -> datetime:
 def iso_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``, as every JSON document of ours spells times."""
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, for Core statements built once and run with parameters: an ORM ``insert(Model)``
+    with values goes through the ORM's bulk machinery on every call."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

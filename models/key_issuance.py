@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from models import shared_keys as store
-from models.base import iso_utc, utcnow
+from models.base import iso_utc, table_of, utcnow
 from models.tables import SharedKey
 from notary.errors import KeysDisabledError
 from notary.keys.identity import new_identity, new_secret
@@ -28,6 +28,7 @@ from notary.sealing import seal, shared_key_aad
 from notary.settings import Settings
 
 log = logging.getLogger("notary.keys")
+_INSERT_KEY = insert(table_of(SharedKey))  # built once, run with parameters (see models/shared_keys.py)
 
 
 @dataclass(frozen=True)
@@ -144,23 +145,27 @@ def issue_key(
     now = utcnow()
     expires_at = now + timedelta(seconds=policy.ttl)
     session.execute(
-        insert(SharedKey).values(
-            identity=identity,
-            dc=policy.dc,
-            account=login.account,
-            region=login.region,
-            image=login.image,
-            instance_id=login.instance,
-            roles=json.dumps(list(roles)),
-            secret_sealed=secret_sealed,
-            nonce_sealed=None if nonce is None or answered_now else seal(policy.keks, nonce.encode(), aad)[1],
-            kek_id=kek_id,
-            ttl=policy.ttl,
-            created_at=now,
-            expires_at=expires_at,
-            max_expires_at=now + timedelta(seconds=policy.max_ttl),
-            secret_revealed_at=now if answered_now else None,
-        )
+        _INSERT_KEY,
+        {
+            "identity": identity,
+            "dc": policy.dc,
+            "account": login.account,
+            "region": login.region,
+            "image": login.image,
+            "instance_id": login.instance,
+            "roles": json.dumps(list(roles)),
+            "secret_sealed": secret_sealed,
+            "nonce_sealed": None
+            if nonce is None or answered_now
+            else seal(policy.keks, nonce.encode(), aad)[1],
+            "kek_id": kek_id,
+            "ttl": policy.ttl,
+            "created_at": now,
+            "expires_at": expires_at,
+            "max_expires_at": now + timedelta(seconds=policy.max_ttl),
+            "secret_revealed_at": now if answered_now else None,
+            "revoked_at": None,
+        },
     )
     store.record_issued(session, identity, policy.dc, list(roles), expires_at)
     store.audit(

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import outbox
-from models.base import iso_utc, utcnow
+from models.base import iso_utc, table_of, utcnow
 from models.tables import AccessListEntry, SharedKey, SharedKeyAudit
 from notary.errors import NonceMismatchError
 from notary.subscriptions import key_stream
@@ -74,11 +74,30 @@ def view(row: SharedKey) -> KeyView:
     )
 
 
+# Statements built once and run with parameters: building one per call (and coercing each value into it)
+# costs more than running it, on the issuance rate's critical path.
+_INSERT_AUDIT = insert(table_of(SharedKeyAudit))
+_ACCESS_ENTRY = (
+    select(AccessListEntry.nonce_sha256, AccessListEntry.pending_time)
+    .where(AccessListEntry.instance_id == bindparam("instance"))
+    .with_for_update()
+)
+_INSERT_ACCESS_ENTRY = insert(table_of(AccessListEntry))
+_RENEW_ACCESS_ENTRY = (
+    update(table_of(AccessListEntry))
+    .where(table_of(AccessListEntry).c.instance_id == bindparam("instance"))
+    .values(
+        pending_time=bindparam("pending_time"),
+        last_seen=bindparam("last_seen"),
+        expires_at=bindparam("expires_at"),
+    )
+)
+
+
 def audit(session: Session, identity: str, event: str, **detail: Any) -> None:
     session.execute(
-        insert(SharedKeyAudit).values(
-            identity=identity, event=event, at=utcnow(), detail=json.dumps(detail, default=str)
-        )
+        _INSERT_AUDIT,
+        {"identity": identity, "event": event, "at": utcnow(), "detail": json.dumps(detail, default=str)},
     )
 
 
@@ -95,25 +114,21 @@ def check_access(
     same nonce, and the document's pendingTime may never go backwards (a replayed older document)."""
     now = utcnow()
     expires_at = now + timedelta(seconds=retention)
-    # Core statements, not ORM objects: this runs once per issuance, on the issuance rate's critical path.
-    entry = session.execute(
-        select(AccessListEntry.nonce_sha256, AccessListEntry.pending_time)
-        .where(AccessListEntry.instance_id == instance_id)
-        .with_for_update()
-    ).first()
+    entry = session.execute(_ACCESS_ENTRY, {"instance": instance_id}).first()
     if entry is None:
         try:
             with session.begin_nested():
                 session.execute(
-                    insert(AccessListEntry).values(
-                        instance_id=instance_id,
-                        account=account,
-                        nonce_sha256=nonce_sha256,
-                        pending_time=pending_time,
-                        first_seen=now,
-                        last_seen=now,
-                        expires_at=expires_at,
-                    )
+                    _INSERT_ACCESS_ENTRY,
+                    {
+                        "instance_id": instance_id,
+                        "account": account,
+                        "nonce_sha256": nonce_sha256,
+                        "pending_time": pending_time,
+                        "first_seen": now,
+                        "last_seen": now,
+                        "expires_at": expires_at,
+                    },
                 )
         except IntegrityError:
             raise NonceMismatchError({"reason": "a concurrent first login of this instance"}) from None
@@ -123,9 +138,8 @@ def check_access(
     if pending_time < entry.pending_time:
         raise NonceMismatchError({"reason": "pendingTime went backwards"})
     session.execute(
-        update(AccessListEntry)
-        .where(AccessListEntry.instance_id == instance_id)
-        .values(pending_time=pending_time, last_seen=now, expires_at=expires_at)
+        _RENEW_ACCESS_ENTRY,
+        {"instance": instance_id, "pending_time": pending_time, "last_seen": now, "expires_at": expires_at},
     )
 
 
