@@ -4,7 +4,7 @@ fetched from the issuing peer for a foreign identity), the HMAC, and the optiona
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from api.key_cache import KeyCache
@@ -27,18 +27,13 @@ def refusal(code: str, message: str) -> dict[str, Any]:
 
 
 def forwarded_request(item: object) -> signature.SignedRequest:
-    if not isinstance(item, dict) or not all(
-        isinstance(item.get(name), _OPTIONAL_STRING) for name in FORWARDED_FIELDS
-    ):
+    if not isinstance(item, dict):
         raise errors.InvalidRequestError("each verify request is an object of strings")
-    return signature.SignedRequest(
-        method=item.get("method"),
-        uri=item.get("uri"),
-        host=item.get("host"),
-        date=item.get("date"),
-        digest=item.get("digest"),
-        authorization=item.get("authorization"),
-    )
+    fields = {name: item.get(name) for name in FORWARDED_FIELDS}
+    for value in fields.values():
+        if not isinstance(value, _OPTIONAL_STRING):
+            raise errors.InvalidRequestError("each verify request is an object of strings")
+    return signature.SignedRequest(**fields)
 
 
 class Verifier:
@@ -73,7 +68,7 @@ class Verifier:
             "identity": key.identity,
             "roles": list(key.roles),
             "expires_at": iso_utc(key.expires_at),
-            "ttl": max(0, int((key.expires_at - datetime.now(UTC)).total_seconds())),
+            "ttl": max(0, int(key.expires_at.timestamp() - time.time())),
         }
 
     async def item_verdict(self, item: object, now_ms: int) -> dict[str, Any]:
