@@ -31,8 +31,11 @@ from workers.politician import HttpProvider, StaticProvider
 from workers.replies import LOOKUP_ROLES, reply_mac_keys, send_reply
 
 log = logging.getLogger("notary.keys")
-SWEEP_BATCH = 500
-SWEEP_PAUSE_SECONDS = 0.05  # between batches, so a large sweep yields the CPU to request handling
+SWEEP_BATCH = 100
+# A long sweep takes at most this share of a CPU, pausing after each batch in proportion to the time it took:
+# on a busy machine the verification traffic it shares the CPUs with comes first.
+SWEEP_CPU_SHARE = 0.2
+SWEEP_MAX_PAUSE_SECONDS = 1.0  # a batch that waited long for the write lock does not stall the sweep
 
 _provider: StaticProvider | HttpProvider | None = None
 
@@ -158,13 +161,15 @@ def sweep() -> dict[str, int]:
     grace = timedelta(seconds=settings["keys.expiry_grace"])
     deleted_keys = deleted_entries = 0
     while True:
+        started = time.monotonic()
         with runtime.current().database.transaction() as session:
             identities, entries = store.sweep(session, utcnow(), grace, SWEEP_BATCH)
         deleted_keys += len(identities)
         deleted_entries += entries
         if len(identities) < SWEEP_BATCH and entries < SWEEP_BATCH:
             break
-        time.sleep(SWEEP_PAUSE_SECONDS)
+        busy = time.monotonic() - started
+        time.sleep(min(busy * (1 - SWEEP_CPU_SHARE) / SWEEP_CPU_SHARE, SWEEP_MAX_PAUSE_SECONDS))
     metrics.KEYS_SWEPT.inc(deleted_keys)
     log.info("swept expired keys", extra={"keys": deleted_keys, "access_list_entries": deleted_entries})
     return {"keys": deleted_keys, "access_list_entries": deleted_entries}
