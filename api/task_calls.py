@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
+from redis.exceptions import RedisError
 
 from api.channel_listener import PatternListener
 from workers.replies import open_reply, reply_channel
@@ -38,7 +39,7 @@ class TaskCalls:
         self._tag = secrets.token_hex(8)
         self._listener = PatternListener(redis_client, reply_channel(self._tag + ":*"), self._answer)
 
-    async def call(self, task_name: str, args: list[Any], timeout: float) -> dict[str, Any] | None:
+    async def call(self, task_name: str, args: list[str], timeout: float) -> dict[str, Any] | None:
         """The answer of ``task_name(call_id, *args)``, or None if none came within ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -47,25 +48,36 @@ class TaskCalls:
         await self._listener.subscribed(min(SUBSCRIBE_SECONDS, timeout))
         token = secrets.token_hex(16)
         call_id = f"{self._tag}:{token}"
+        question = [task_name, *args]
         messages: asyncio.Queue[bytes] = asyncio.Queue()
         self._pending[token] = messages
         try:
-            await asyncio.to_thread(self.celery_app.send_task, task_name, args=[call_id, *args])
+            # Expiring with the wait: a lookup nobody waits for any more is not worth a worker's time.
+            await asyncio.to_thread(
+                self.celery_app.send_task, task_name, args=[call_id, *args], expires=timeout
+            )
             while (remaining := deadline - loop.time()) > 0:
                 with contextlib.suppress(TimeoutError):
                     data = await asyncio.wait_for(messages.get(), min(POLL_SECONDS, remaining))
-                    if (answer := self._open(call_id, data)) is not None:
+                    if (answer := self._open(call_id, question, data)) is not None:
                         return answer
                     continue
-                stored = await self.redis.get(reply_channel(call_id))
-                if stored is not None and (answer := self._open(call_id, stored)) is not None:
+                stored = await self._stored(call_id)
+                if stored is not None and (answer := self._open(call_id, question, stored)) is not None:
                     return answer
             return None
         finally:
             del self._pending[token]
 
-    def _open(self, call_id: str, data: bytes | str) -> dict[str, Any] | None:
-        answer = open_reply(call_id, data, self.mac_keys)
+    async def _stored(self, call_id: str) -> bytes | str | None:
+        try:
+            return await self.redis.get(reply_channel(call_id))
+        except RedisError:  # as if not answered yet: the wait's bound still holds
+            log.warning("could not read a stored task answer", extra={"call_id": call_id})
+            return None
+
+    def _open(self, call_id: str, question: list[str], data: bytes | str) -> dict[str, Any] | None:
+        answer = open_reply(call_id, question, data, self.mac_keys)
         if answer is None:
             log.warning("ignored a task answer that does not authenticate", extra={"call_id": call_id})
         return answer

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,8 +96,9 @@ class IssuedKey:
     roles: tuple[str, ...]
     ttl: int
     expires_at: datetime
-    secret: str = ""
-    nonce: str | None = None  # made here because the client gave none; shown once, with the secret
+    # Out of the repr, so that no traceback or error report that shows locals can print them.
+    secret: str = field(default="", repr=False)
+    nonce: str | None = field(default=None, repr=False)  # made here as the client gave none; shown once
 
     def public(self) -> dict[str, Any]:
         """The key as a job result may hold it: no secret, no nonce."""

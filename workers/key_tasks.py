@@ -119,9 +119,9 @@ def lookup_roles_for_call(call_id: str, account: str, region: str, image: str, i
         # The caller must hear at once, not at its timeout; internals stay in the log.
         log.exception("roles lookup failed unexpectedly", extra={"instance": instance})
         answer, outcome = {"error": errors.InternalError().to_dict()}, "failed"
-    send_reply(
-        runtime.current().redis, call_id, answer, _reply_mac_key(runtime.current().settings["keys.keks"])
-    )
+    question = [LOOKUP_ROLES, account, region, image, instance]  # as received: the answer is bound to it
+    mac_key = _reply_mac_key(runtime.current().settings["keys.keks"])
+    send_reply(runtime.current().redis, call_id, question, answer, mac_key)
     metrics.record_task(LOOKUP_ROLES, outcome, time.monotonic() - started)
 
 

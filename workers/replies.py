@@ -2,9 +2,11 @@
 
 An answer is stored under ``notary:reply:<call id>`` for a while (so a waiter that missed the message still
 reads it) and published on the channel of the same name. Answers go through Redis as they are, so they hold
-no secret; and since Redis is not trusted to vouch for them (anyone who can write to it could otherwise hand
-an instance any roles), each carries an HMAC under a key derived from ``keys.keks``, which only the API and
-the workers hold.
+no secret; and since Redis is not trusted to vouch for them, each carries an HMAC under a key derived from
+``keys.keks``, which only the API and the workers hold. The HMAC covers the call id, the QUESTION (the task
+name and its arguments, as the worker received them) and the answer: a Redis writer who queues its own
+question under a waiting call's id (another instance's tuple) gets a genuine answer to the wrong question,
+which the waiter refuses.
 """
 
 from __future__ import annotations
@@ -35,21 +37,27 @@ def reply_mac_keys(keks: Sequence[tuple[str, bytes]]) -> tuple[bytes, ...]:
     return derived_mac_keys(keks, MAC_PURPOSE)
 
 
-def _mac(key: bytes, call_id: str, answer: str) -> str:
-    return hmac.new(key, f"{call_id}\n{answer}".encode(), hashlib.sha256).hexdigest()
+def _mac(key: bytes, call_id: str, question: Sequence[str], answer: str) -> str:
+    signed = json.dumps([call_id, list(question), answer], separators=(",", ":"))
+    return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
 
 
-def send_reply(client: redis.Redis, call_id: str, answer: dict[str, Any], mac_key: bytes) -> None:
+def send_reply(
+    client: redis.Redis, call_id: str, question: Sequence[str], answer: dict[str, Any], mac_key: bytes
+) -> None:
+    """Answer ``question`` (the task's name and its arguments after the call id) for ``call_id``."""
     text = json.dumps(answer, separators=(",", ":"))
-    data = json.dumps({"answer": text, "mac": _mac(mac_key, call_id, text)}, separators=(",", ":"))
+    data = json.dumps({"answer": text, "mac": _mac(mac_key, call_id, question, text)}, separators=(",", ":"))
     with client.pipeline(transaction=False) as pipe:
         pipe.set(reply_channel(call_id), data, ex=REPLY_TTL_SECONDS)
         pipe.publish(reply_channel(call_id), data)
         pipe.execute()
 
 
-def open_reply(call_id: str, data: bytes | str, mac_keys: Sequence[bytes]) -> dict[str, Any] | None:
-    """The answer to ``call_id`` if one of ``mac_keys`` authenticates it, else None."""
+def open_reply(
+    call_id: str, question: Sequence[str], data: bytes | str, mac_keys: Sequence[bytes]
+) -> dict[str, Any] | None:
+    """The answer to ``question`` asked as ``call_id`` if one of ``mac_keys`` authenticates it, else None."""
     try:
         envelope = json.loads(data)
         text, presented = envelope["answer"], envelope["mac"]
@@ -57,7 +65,7 @@ def open_reply(call_id: str, data: bytes | str, mac_keys: Sequence[bytes]) -> di
             return None
         authentic = False
         for key in mac_keys:  # no early exit: every key costs the same
-            authentic |= hmac.compare_digest(_mac(key, call_id, text), presented)
+            authentic |= hmac.compare_digest(_mac(key, call_id, question, text), presented)
         answer = json.loads(text) if authentic else None
     except (ValueError, KeyError, TypeError):
         return None

@@ -17,6 +17,7 @@ from tests.support.servers import RedisServer
 from workers.replies import reply_channel, reply_mac_keys, send_reply
 
 KEKS = (("k2", b"\x02" * 32), ("k1", b"\x01" * 32))
+QUESTION = ["keys.lookup_roles", "a", "b", "c", "d"]  # what run_call asks
 
 
 def queued_call_id(client: redis.Redis) -> str:
@@ -51,7 +52,7 @@ def run_call(server: RedisServer, answer_with: Any) -> dict[str, Any] | None:
 
 def test_a_genuine_answer_is_taken_even_from_a_rotated_out_kek(redis_server: RedisServer) -> None:
     def answer(client: redis.Redis, call_id: str) -> None:
-        send_reply(client, call_id, {"roles": ["web"]}, reply_mac_keys(KEKS[1:])[0])
+        send_reply(client, call_id, QUESTION, {"roles": ["web"]}, reply_mac_keys(KEKS[1:])[0])
 
     assert run_call(redis_server, answer) == {"roles": ["web"]}
 
@@ -62,10 +63,16 @@ def test_forged_answers_are_ignored(redis_server: RedisServer) -> None:
         channel = reply_channel(call_id)
         client.publish(channel, json.dumps({"answer": forged, "mac": "0" * 64}))
         client.publish(channel, json.dumps({"roles": ["notary:verify"]}))
-        send_reply(client, "someone-else", {"roles": ["admin"]}, reply_mac_keys(KEKS)[0])  # for another call
+        send_reply(
+            client, "someone-else", QUESTION, {"roles": ["admin"]}, reply_mac_keys(KEKS)[0]
+        )  # another call
         client.publish(channel, client.get(reply_channel("someone-else")))  # ...replayed onto this one
-        send_reply(client, call_id, {"roles": ["web"]}, b"\x00" * 32)  # a key we never derived
-        send_reply(client, call_id, {"roles": ["web", "genuine"]}, reply_mac_keys(KEKS)[0])
+        send_reply(client, call_id, QUESTION, {"roles": ["web"]}, b"\x00" * 32)  # a key we never derived
+        # A genuine answer to another question under this call's id: what a worker would send back for a
+        # lookup that someone able to write to Redis queued with this call id and another instance's tuple.
+        other_question = ["keys.lookup_roles", "a", "b", "c", "i-privileged"]
+        send_reply(client, call_id, other_question, {"roles": ["notary:verify"]}, reply_mac_keys(KEKS)[0])
+        send_reply(client, call_id, QUESTION, {"roles": ["web", "genuine"]}, reply_mac_keys(KEKS)[0])
 
     assert run_call(redis_server, forge_then_answer) == {"roles": ["web", "genuine"]}
 
