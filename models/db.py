@@ -5,7 +5,9 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +15,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 # notary-server's MySQL DSN: user:password@tcp(host:port)/dbname?params
@@ -39,7 +42,7 @@ def sqlalchemy_url(db_url: str, backend: str) -> str:
     return db_url
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30.0, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -47,31 +50,52 @@ def make_engine(url: str, **options: Any) -> Engine:
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **options)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout, "factory": _QueuedWriterConnection}, **options
+        )
+        lock_path = writer_lock_path(url)
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, busy_timeout)
+            if lock_path is not None and isinstance(dbapi_connection, _QueuedWriterConnection):
+                dbapi_connection.open_writers_lock(lock_path, busy_timeout)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **options)
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # Writers take the write lock up front (BEGIN IMMEDIATE), so they queue on busy_timeout instead of
-    # failing with "database is locked" half-way through; readers stay deferred and, under WAL, never wait.
+    # Writers take the write lock up front (BEGIN IMMEDIATE), so they queue instead of failing with "database
+    # is locked" half-way through; readers stay deferred and, under WAL, never wait.
     immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not immediate:
+        connection.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    queued = isinstance(dbapi_connection, _QueuedWriterConnection)
+    if queued:
+        try:
+            dbapi_connection.wait_for_writers_turn()
+        except sqlite3.OperationalError as locked:  # as SQLAlchemy reports SQLite's own: a transient error
+            raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if queued:
+            dbapi_connection.end_writers_turn()
+        raise
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, busy_timeout: float) -> None:
     dbapi_connection.isolation_level = None  # let the "begin" listener issue BEGIN itself
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.close()
-
-
-WRITE_OPTION = "notary_write"
 
 
 def writer_lock_path(url: str) -> str | None:
@@ -82,47 +106,93 @@ def writer_lock_path(url: str) -> str | None:
     return f"{parsed.database}.writers"
 
 
+_writing = threading.local()  # whether this thread is between BEGIN IMMEDIATE and the end of its transaction
+
+
+class _QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions first wait for their turn on a file lock shared by every
+    process, and give the turn up the moment the transaction ends (before any after-commit work).
+
+    SQLite lets one writer in at a time and has the others poll with sleeps growing to 100 ms, so under steady
+    writes from several processes a waiter kept waking to a taken lock: waits of a second or more. Here a
+    waiter retries within a millisecond of the release, up to the busy timeout, after which it fails as
+    SQLite would ("database is locked"). SQLite's own lock still guards any writer that does not queue here.
+    """
+
+    _writers_lock: int | None = None
+    _writers_timeout = 30.0
+    _holding = False
+
+    def open_writers_lock(self, path: str, timeout: float) -> None:
+        # Read-only is enough to lock it, so processes running as other users can share it.
+        self._writers_lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        self._writers_timeout = timeout
+
+    def wait_for_writers_turn(self) -> None:
+        if self._writers_lock is None:
+            return
+        if getattr(_writing, "active", False):
+            # A second write transaction in the same thread would wait for the first one, which waits for it.
+            raise RuntimeError("a write transaction inside another one on the same SQLite database")
+        deadline = time.monotonic() + self._writers_timeout
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(self._writers_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked (no turn among its writers)") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
+        self._holding = True
+        _writing.active = True
+
+    def end_writers_turn(self) -> None:
+        if self._holding and self._writers_lock is not None:
+            self._holding = False
+            _writing.active = False
+            fcntl.flock(self._writers_lock, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.end_writers_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.end_writers_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_writers_turn()
+            if self._writers_lock is not None:
+                os.close(self._writers_lock)
+                self._writers_lock = None
+
+
+WRITE_OPTION = "notary_write"
+
+
 class Database:
     """An engine plus a session factory; ``transaction()`` commits on success and rolls back on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout=busy_timeout)
         writer = self.engine.execution_options(**{WRITE_OPTION: True})
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer_lock_path = writer_lock_path(url)
-        self._writing = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._writers_turn(), self._write_sessions.begin() as session:
+        with self._write_sessions.begin() as session:
             yield session
-
-    @contextmanager
-    def _writers_turn(self) -> Iterator[None]:
-        """On SQLite, wait for this writer's turn on a file lock shared by every process.
-
-        SQLite lets one writer in at a time and has the others poll with sleeps growing to 100 ms, so under
-        steady writes from several processes a waiter keeps waking to a taken lock: waits of a second or
-        more. The kernel wakes a file lock's waiters the moment it is released, so writers hand over at once.
-        (SQLite's own lock and busy timeout still guard any writer that does not come through here.)"""
-        if self._writer_lock_path is None:
-            yield
-            return
-        if getattr(self._writing, "active", False):
-            # A second write transaction in the same thread would wait for itself forever.
-            raise RuntimeError("a write transaction inside another one on the same SQLite database")
-        descriptor = os.open(self._writer_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            self._writing.active = True
-            try:
-                yield
-            finally:
-                self._writing.active = False
-        finally:
-            os.close(descriptor)  # releases the lock
 
     @contextmanager
     def read(self) -> Iterator[Session]:
