@@ -58,6 +58,11 @@ def render(resp: falcon.asgi.Response, error: NotaryError) -> None:
     resp.complete = True
 
 
+def log_failure(error: NotaryError, path: str) -> None:
+    if error.status >= 500:
+        log.error("request failed", extra={"code": error.code, "path": path})
+
+
 def install(
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response],
     report: Callable[[BaseException, falcon.asgi.Request], None],
@@ -65,8 +70,7 @@ def install(
     async def notary_error(
         req: falcon.asgi.Request, resp: falcon.asgi.Response, error: NotaryError, params: dict[str, Any]
     ) -> None:
-        if error.status >= 500:
-            log.error("request failed", extra={"code": error.code, "path": req.path})
+        log_failure(error, req.path)
         render(resp, error)
 
     async def http_error(

@@ -5,8 +5,9 @@ objects, middleware, media handlers) costs more than the verification itself. So
 ordinary call, a caller signing with its own key and getting its verdict, with the same functions the
 Falcon resource uses (KeyService, Verifier, the request-id and metrics helpers), and hands EVERY other case to
 Falcon: another route or method, a token caller, a header or body this layer does not take as is, and any
-refusal or error. Falcon then does the whole request again (the body is replayed to it) and answers as it
-always does, so an error is rendered in one place only.
+refusal before the verdict. Falcon then does the whole request again (the body is replayed to it) and answers
+as it always does. Once the verdict itself has begun (it may have waited on a peer datacenter or written to
+the replay cache) it is not run twice: its error is answered here, in Falcon's envelope (api/errors.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from api.errors import ERROR_CONTENT_TYPE, envelope, log_failure
 from api.middleware import record_response, request_id_for
 from api.resources.keys import (
     MAX_VERIFY_BODY,
@@ -25,6 +27,7 @@ from api.resources.keys import (
     raw_target,
     require_verify_role,
 )
+from notary.errors import NotaryError
 from notary.keys import signature
 
 Scope = dict[str, Any]
@@ -36,6 +39,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # What Falcon's JSON media handler writes, without making an encoder per call as json.dumps(**options) does.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 VERIFY_PATH = "/v1/verify"  # also its route label: the path has no parameters
+JSON_TYPE = b"application/json"
+ERROR_TYPE = ERROR_CONTENT_TYPE.encode()
 _SCHEME_PREFIX = (signature.SCHEME + " ").encode()
 _WANTED = {
     b"host": "host",
@@ -64,21 +69,28 @@ class VerifyFastPath:
         started = time.perf_counter()
         received: list[Message] = []
         try:
-            answer = await self._verdict(scope, receive, received)
+            question, request_id = await self._question(scope, receive, received)
         except Exception:  # whatever went wrong, Falcon redoes the request and answers it
             await self.app(scope, _replaying(received, receive), send)
             return
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(answer.body)).encode()),
-            (b"x-request-id", answer.request_id.encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        try:
+            verdict = await self.service.verifier.verdict(question, int(time.time() * 1000))
+        except NotaryError as error:
+            log_failure(error, VERIFY_PATH)
+            await _respond(send, error.status, ERROR_TYPE, envelope(error), request_id, error.headers)
+            record_response(VERIFY_PATH, "POST", error.status, time.perf_counter() - started)
+            return
+        except Exception:  # a bug: Falcon runs it again, and reports and answers it as any other
+            await self.app(scope, _replaying(received, receive), send)
+            return
+        await _respond(send, 200, JSON_TYPE, _to_json(verdict).encode(), request_id)
         record_response(VERIFY_PATH, "POST", 200, time.perf_counter() - started)
 
-    async def _verdict(self, scope: Scope, receive: Receive, received: list[Message]) -> _Answer:
+    async def _question(self, scope: Scope, receive: Receive, received: list[Message]) -> tuple[Any, str]:
+        """The forwarded request to judge and the request id, once the caller is known to be a verifier;
+        any refusal raises, for Falcon to answer."""
         fields = _headers(scope)
+        request_id = request_id_for(_text(fields.get("request_id")))  # for what is logged from here on
         authorization = fields.get("authorization")
         if authorization is None or not authorization.startswith(_SCHEME_PREFIX):
             raise _Decline  # no caller key: a token caller, or a refusal Falcon words
@@ -99,17 +111,25 @@ class VerifyFastPath:
         require_verify_role(caller)
         body = await _body(receive, received, length)
         check_digest(signed, body)
-        request_id = request_id_for(_text(fields.get("request_id")))
-        verdict = await self.service.verifier.verdict(parse_json(body), int(time.time() * 1000))
-        return _Answer(_to_json(verdict).encode(), request_id)
+        return parse_json(body), request_id
 
 
-class _Answer:
-    __slots__ = ("body", "request_id")
-
-    def __init__(self, body: bytes, request_id: str) -> None:
-        self.body = body
-        self.request_id = request_id
+async def _respond(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    request_id: str,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in extra),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _headers(scope: Scope) -> dict[str, bytes]:
