@@ -16,7 +16,6 @@ from notary.keys import signature
 from notary.keys.federation import UNKNOWN_DATACENTER, issuing_dc
 from notary.keys.identity import VerificationKey
 
-FORWARDED_FIELDS = ("authorization", "method", "uri", "host", "date", "digest")
 _OPTIONAL_STRING = (str, type(None))
 # In a batch, these refuse one item (each with its code) instead of the whole batch.
 ITEM_UNAVAILABLE = (errors.FederationUnavailableError, errors.ReplayCacheUnavailableError)
@@ -29,7 +28,7 @@ def refusal(code: str, message: str) -> dict[str, Any]:
 def forwarded_request(item: object) -> signature.SignedRequest:
     if not isinstance(item, dict):
         raise errors.InvalidRequestError("each verify request is an object of strings")
-    fields = {name: item.get(name) for name in FORWARDED_FIELDS}
+    fields = {name: item.get(name) for name in signature.FORWARDED_FIELDS}
     for value in fields.values():
         if not isinstance(value, _OPTIONAL_STRING):
             raise errors.InvalidRequestError("each verify request is an object of strings")

@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import falcon
+
 from api.errors import ERROR_CONTENT_TYPE, envelope, log_failure
 from api.middleware import record_response, request_id_for
 from api.resources.keys import (
@@ -39,7 +41,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # What Falcon's JSON media handler writes, without making an encoder per call as json.dumps(**options) does.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 VERIFY_PATH = "/v1/verify"  # also its route label: the path has no parameters
-JSON_TYPE = b"application/json"
+JSON_TYPE = falcon.MEDIA_JSON.encode()
 ERROR_TYPE = ERROR_CONTENT_TYPE.encode()
 _SCHEME_PREFIX = (signature.SCHEME + " ").encode()
 _WANTED = {

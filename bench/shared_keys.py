@@ -161,14 +161,9 @@ def run(seconds: int) -> str:
                 int(time.time() * 1000),
             )
             question = json.dumps(
-                {
-                    "authorization": target["Authorization"],
-                    "method": "GET",
-                    "uri": "/orders?id=7",
-                    "host": "shop.internal",
-                    "date": target["Date"],
-                    "digest": target["Digest"],
-                }
+                signature.SignedRequest.from_headers(
+                    "GET", "/orders?id=7", {**target, "Host": "shop.internal"}
+                ).forwarded()
             ).encode()
             verify_script = lua_post(
                 workdir / "verify.lua", question, signed_call(stack, verifier, "/v1/verify", question)

@@ -57,7 +57,7 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, **options: Any) -> Engi
 
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
             _sqlite_pragmas(dbapi_connection, busy_timeout)
-            if lock_path is not None and isinstance(dbapi_connection, _QueuedWriterConnection):
+            if lock_path is not None:
                 dbapi_connection.open_writers_lock(lock_path, busy_timeout)
 
         event.listen(engine, "connect", on_connect)
@@ -73,18 +73,16 @@ def _sqlite_begin(connection: Any) -> None:
     if not immediate:
         connection.exec_driver_sql("BEGIN")
         return
-    dbapi_connection = connection.connection.dbapi_connection
-    queued = isinstance(dbapi_connection, _QueuedWriterConnection)
-    if queued:
-        try:
-            dbapi_connection.wait_for_writers_turn()
-        except sqlite3.OperationalError as locked:  # as SQLAlchemy reports SQLite's own: a transient error
-            raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
+    # Every SQLite connection of ours comes from make_engine's factory.
+    dbapi_connection: _QueuedWriterConnection = connection.connection.dbapi_connection
+    try:
+        dbapi_connection.wait_for_writers_turn()
+    except sqlite3.OperationalError as locked:  # as SQLAlchemy reports SQLite's own: a transient error
+        raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
-        if queued:
-            dbapi_connection.end_writers_turn()
+        dbapi_connection.end_writers_turn()
         raise
 
 

@@ -97,8 +97,8 @@ class IssuedKey:
     ttl: int
     expires_at: datetime
     # Out of the repr, so that no traceback or error report that shows locals can print them.
-    secret: str = field(default="", repr=False)
-    nonce: str | None = field(default=None, repr=False)  # made here as the client gave none; shown once
+    secret: str = field(repr=False)
+    nonce: str | None = field(repr=False)  # made here as the client gave none; shown once
 
     def public(self) -> dict[str, Any]:
         """The key as a job result may hold it: no secret, no nonce."""

@@ -116,14 +116,9 @@ def verify(url: str, client_file: Path, verifier_file: Path) -> None:
     )
     print("the client sends:", json.dumps(forwarded, indent=2))
     verifier = json.loads(verifier_file.read_text())
-    question = {
-        "authorization": forwarded["Authorization"],
-        "method": "GET",
-        "uri": "/orders?id=7",
-        "host": "shop.internal",
-        "date": forwarded["Date"],
-        "digest": forwarded["Digest"],
-    }
+    question = signature.SignedRequest.from_headers(
+        "GET", "/orders?id=7", {**forwarded, "Host": "shop.internal"}
+    ).forwarded()
     answer = httpx.post(
         f"{url}/v1/verify",
         json=question,

@@ -143,16 +143,10 @@ class NotaryVerifier:
 
     def verify(self, request: SignedRequest) -> Verified:
         """Notary's verdict on ``request`` (whose digest the caller has already checked against the body)."""
-        fields = {
-            "authorization": request.authorization,
-            "method": request.method,
-            "uri": request.uri,
-            "host": request.host,
-            "date": request.date,
-            "digest": request.digest,
-        }
         try:
-            response = self._session().post(self.url, json=fields, auth=self._auth, timeout=self.timeout)
+            response = self._session().post(
+                self.url, json=request.forwarded(), auth=self._auth, timeout=self.timeout
+            )
         except requests.RequestException as error:
             raise _unavailable(self.url, f"cannot reach Notary: {type(error).__name__}") from None
         if response.status_code != 200:

@@ -99,6 +99,10 @@ class SignatureError(Exception):
         return f"SignatureError({self.code!r}, {self.message!r})"
 
 
+# The fields a server forwards to POST /v1/verify, named as SignedRequest names them.
+FORWARDED_FIELDS: Final = ("authorization", "method", "uri", "host", "date", "digest")
+
+
 @dataclass(frozen=True)
 class SignedRequest:
     """What a verifier received, raw: any header may be None when it was missing."""
@@ -122,6 +126,10 @@ class SignedRequest:
             digest=lowered.get("digest"),
             authorization=lowered.get("authorization"),
         )
+
+    def forwarded(self) -> dict[str, str | None]:
+        """The request as a server forwards it to ``POST /v1/verify``."""
+        return {name: getattr(self, name) for name in FORWARDED_FIELDS}
 
 
 # --- the primitives -------------------------------------------------------------------------------------

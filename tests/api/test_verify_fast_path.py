@@ -96,17 +96,10 @@ def question(key: dict[str, Any], **change: str) -> bytes:
     forwarded = signature.sign_request(
         "GET", "/orders?id=7", "shop.internal", b"", key["identity"], key["secret"], int(time.time() * 1000)
     )
-    return json.dumps(
-        {
-            "authorization": forwarded["Authorization"],
-            "method": "GET",
-            "uri": "/orders?id=7",
-            "host": "shop.internal",
-            "date": forwarded["Date"],
-            "digest": forwarded["Digest"],
-            **change,
-        }
-    ).encode()
+    signed = signature.SignedRequest.from_headers(
+        "GET", "/orders?id=7", {**forwarded, "Host": "shop.internal"}
+    )
+    return json.dumps({**signed.forwarded(), **change}).encode()
 
 
 def signed_by(key: dict[str, Any], body: bytes, **extra: str) -> dict[str, str]:

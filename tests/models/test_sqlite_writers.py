@@ -35,10 +35,15 @@ def new_database(tmp_path: Path, **options: float) -> Database:
     return database
 
 
-def test_a_write_transaction_holds_the_writers_lock_until_it_ends(tmp_path: Path) -> None:
-    database = new_database(tmp_path)
+def database_and_lock(tmp_path: Path, **options: float) -> tuple[Database, str]:
+    database = new_database(tmp_path, **options)
     lock = writer_lock_path(database.url)
     assert lock == f"{tmp_path}/notary.db.writers"
+    return database, lock
+
+
+def test_a_write_transaction_holds_the_writers_lock_until_it_ends(tmp_path: Path) -> None:
+    database, lock = database_and_lock(tmp_path)
     with database.transaction() as session:
         session.execute(text("INSERT INTO t VALUES (1)"))
         assert not lock_is_free(lock)
@@ -60,9 +65,7 @@ def insert_then_fail(database: Database) -> None:
 
 def test_the_turn_ends_before_after_commit_work(tmp_path: Path) -> None:
     """After-commit hooks (e.g. sending the event dispatcher to Redis) must not hold every writer up."""
-    database = new_database(tmp_path)
-    lock = writer_lock_path(database.url)
-    assert lock is not None
+    database, lock = database_and_lock(tmp_path)
     seen: list[bool] = []
     with database.transaction() as session:
         event.listen(session, "after_commit", lambda _session: seen.append(lock_is_free(lock)))
@@ -106,9 +109,7 @@ def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
 
 
 def test_waiting_for_a_turn_is_bounded_by_the_busy_timeout(tmp_path: Path) -> None:
-    database = new_database(tmp_path, busy_timeout=0.3)
-    lock = writer_lock_path(database.url)
-    assert lock is not None
+    database, lock = database_and_lock(tmp_path, busy_timeout=0.3)
     held = os.open(lock, os.O_RDONLY)
     fcntl.flock(held, fcntl.LOCK_EX)  # a writer that never finishes
     try:
