@@ -6,6 +6,11 @@ was written, so the client simply retries. Such a call has no job row: the task 
 answers through workers/replies.py; this process wakes the waiter from its one subscription to
 ``notary:reply:<process tag>:*`` (its own answers only), and a waiter that missed the message reads the stored
 answer once a second. An answer counts only if its HMAC (workers/replies.py) checks out.
+
+Calls share messages: while one message of a task is being sent, the calls that come meanwhile queue and go
+together in the next one, so the task receives a list of ``[call_id, *args]``. An idle process sends each
+call at once; a busy one pays the broker's and the worker's per-message cost (most of a lookup's) once per
+batch instead of once per call.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -28,6 +34,14 @@ log = logging.getLogger("notary.api")
 
 POLL_SECONDS = 1.0
 SUBSCRIBE_SECONDS = 2.0
+MAX_CALLS_PER_MESSAGE = 100
+
+
+@dataclass
+class _Unsent:
+    call: list[str]  # [call_id, *args]
+    deadline: float  # on the event loop's clock
+    sent: asyncio.Future[None]
 
 
 class TaskCalls:
@@ -36,11 +50,14 @@ class TaskCalls:
         self.redis = redis_client
         self.mac_keys = tuple(mac_keys)
         self._pending: dict[str, asyncio.Queue[bytes]] = {}
+        self._unsent: dict[str, list[_Unsent]] = {}  # per task name
+        self._senders: dict[str, asyncio.Task[None]] = {}  # per task name, while it has calls to send
         self._tag = secrets.token_hex(8)
         self._listener = PatternListener(redis_client, reply_channel(self._tag + ":*"), self._answer)
 
     async def call(self, task_name: str, args: list[str], timeout: float) -> dict[str, Any] | None:
-        """The answer of ``task_name(call_id, *args)``, or None if none came within ``timeout`` seconds."""
+        """The answer to ``[call_id, *args]``, one of the calls ``task_name`` receives, or None if none came
+        within ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         # Subscribed before the task is sent, so its answer's message cannot pass unseen (if Redis is slow to
@@ -52,10 +69,7 @@ class TaskCalls:
         messages: asyncio.Queue[bytes] = asyncio.Queue()
         self._pending[token] = messages
         try:
-            # Expiring with the wait: a lookup nobody waits for any more is not worth a worker's time.
-            await asyncio.to_thread(
-                self.celery_app.send_task, task_name, args=[call_id, *args], expires=timeout
-            )
+            await self._send(task_name, [call_id, *args], deadline)
             while (remaining := deadline - loop.time()) > 0:
                 with contextlib.suppress(TimeoutError):
                     data = await asyncio.wait_for(messages.get(), min(POLL_SECONDS, remaining))
@@ -68,6 +82,40 @@ class TaskCalls:
             return None
         finally:
             del self._pending[token]
+
+    async def _send(self, task_name: str, call: list[str], deadline: float) -> None:
+        """Returns once the message holding ``call`` is with the broker; raises what sending it raised."""
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unsent.setdefault(task_name, []).append(_Unsent(call, deadline, sent))
+        if task_name not in self._senders:
+            self._senders[task_name] = asyncio.create_task(self._send_queued(task_name))
+        await sent
+
+    async def _send_queued(self, task_name: str) -> None:
+        loop = asyncio.get_running_loop()
+        batch: list[_Unsent] = []
+        try:
+            while queued := self._unsent.get(task_name):
+                batch = [unsent for unsent in queued[:MAX_CALLS_PER_MESSAGE] if not unsent.sent.done()]
+                del queued[:MAX_CALLS_PER_MESSAGE]
+                if not batch:  # every caller of these stopped waiting
+                    continue
+                # Expiring with the first wait to end: calls nobody waits for any more are not worth a
+                # worker's time, and the calls of one batch were queued moments apart.
+                expires = max(min(unsent.deadline for unsent in batch) - loop.time(), 0.001)
+                calls = [unsent.call for unsent in batch]
+                try:
+                    await asyncio.to_thread(
+                        self.celery_app.send_task, task_name, args=[calls], expires=expires
+                    )
+                except Exception as error:
+                    _settle(batch, error)
+                else:
+                    _settle(batch, None)
+        finally:
+            # Reached with calls still waiting only when cancelled (the process is closing).
+            _settle(batch + self._unsent.pop(task_name, []), asyncio.CancelledError())
+            del self._senders[task_name]
 
     async def _stored(self, call_id: str) -> bytes | str | None:
         try:
@@ -88,4 +136,19 @@ class TaskCalls:
             waiting.put_nowait(data)
 
     async def close(self) -> None:
+        for sender in list(self._senders.values()):
+            sender.cancel()
         await self._listener.close()
+
+
+def _settle(batch: list[_Unsent], error: BaseException | None) -> None:
+    """Tell each caller in ``batch`` still waiting that its call was sent, or why it was not."""
+    for unsent in batch:
+        if unsent.sent.done():
+            continue
+        if error is None:
+            unsent.sent.set_result(None)
+        elif isinstance(error, asyncio.CancelledError):
+            unsent.sent.cancel()
+        else:
+            unsent.sent.set_exception(error)

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from workers.base import JobTask
 from workers.ec2_enrichment import Ec2Enricher
 from workers.idle_cpu import IdleCpu
 from workers.politician import HttpProvider, StaticProvider
-from workers.replies import LOOKUP_ROLES, reply_mac_keys, send_reply
+from workers.replies import LOOKUP_ROLES, Reply, reply_mac_keys, send_replies
 
 log = logging.getLogger("notary.keys")
 # A long sweep yields to request handling: it takes at most SWEEP_CPU_SHARE of a CPU (pausing after each batch
@@ -37,6 +38,7 @@ log = logging.getLogger("notary.keys")
 # with only one batch a second: the keys are expired, so deleting them later costs nothing, whereas every
 # batch run on a saturated machine takes its time from requests (verify's p99 rose 40-50% during a sweep).
 SWEEP_BATCH = 100
+LOOKUP_THREADS = 8  # concurrent Politician/EC2 lookups of one batch
 SWEEP_CPU_SHARE = 0.2
 SWEEP_BUSY_BELOW_IDLE = 0.1  # the machine counts as saturated below this idle share of its CPU time
 SWEEP_IDLE_CHECK_SECONDS = 0.1
@@ -105,9 +107,37 @@ def _reply_mac_key(keks: tuple[tuple[str, bytes], ...]) -> bytes:
 
 
 @celery_app.task(name=LOOKUP_ROLES)
-def lookup_roles_for_call(call_id: str, account: str, region: str, image: str, instance: str) -> None:
-    """The roles of an instance, for a synchronous issuance waiting in an API process (api/task_calls.py)."""
+def lookup_roles_for_calls(calls: list[list[str]]) -> None:
+    """The roles of instances, for synchronous issuances waiting in an API process (api/task_calls.py): each
+    call is ``[call_id, account, region, image, instance]``."""
+    settings = runtime.current().settings
+    valid = [
+        call
+        for call in calls
+        if isinstance(call, list) and len(call) == 5 and all(isinstance(part, str) for part in call)
+    ]
+    if len(valid) != len(calls):
+        log.warning("ignored malformed roles lookups", extra={"count": len(calls) - len(valid)})
+    if len(valid) > 1 and _lookups_leave_the_process(settings):
+        # One slow answer from Politician or EC2 must not hold up the rest of the batch.
+        replies = list(_lookup_pool().map(_answer_lookup, valid))
+    else:
+        replies = [_answer_lookup(call) for call in valid]
+    send_replies(runtime.current().redis, replies, _reply_mac_key(settings["keys.keks"]))
+
+
+def _lookups_leave_the_process(settings: Settings) -> bool:
+    return bool(settings["politician.ec2_enrichment"]) or settings["politician.provider"] == "http"
+
+
+@functools.lru_cache(maxsize=1)
+def _lookup_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="roles-lookup")
+
+
+def _answer_lookup(call: list[str]) -> Reply:
     started = time.monotonic()
+    call_id, account, region, image, instance = call
     identity = politician.IdentityTuple(account=account, region=region, image=image, instance=instance)
     answer: dict[str, Any]
     try:
@@ -119,10 +149,9 @@ def lookup_roles_for_call(call_id: str, account: str, region: str, image: str, i
         # The caller must hear at once, not at its timeout; internals stay in the log.
         log.exception("roles lookup failed unexpectedly", extra={"instance": instance})
         answer, outcome = {"error": errors.InternalError().to_dict()}, "failed"
-    question = [LOOKUP_ROLES, account, region, image, instance]  # as received: the answer is bound to it
-    mac_key = _reply_mac_key(runtime.current().settings["keys.keks"])
-    send_reply(runtime.current().redis, call_id, question, answer, mac_key)
     metrics.record_task(LOOKUP_ROLES, outcome, time.monotonic() - started)
+    # Bound to the question as received, so the answer cannot be passed off as another call's.
+    return Reply(call_id, [LOOKUP_ROLES, account, region, image, instance], answer)
 
 
 class RenewKeyTask(JobTask):

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -42,15 +43,22 @@ def _mac(key: bytes, call_id: str, question: Sequence[str], answer: str) -> str:
     return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
 
 
-def send_reply(
-    client: redis.Redis, call_id: str, question: Sequence[str], answer: dict[str, Any], mac_key: bytes
-) -> None:
-    """Answer ``question`` (the task's name and its arguments after the call id) for ``call_id``."""
-    text = json.dumps(answer, separators=(",", ":"))
-    data = json.dumps({"answer": text, "mac": _mac(mac_key, call_id, question, text)}, separators=(",", ":"))
+@dataclass(frozen=True)
+class Reply:
+    call_id: str
+    question: Sequence[str]  # the task's name and the call's arguments after its id, as received
+    answer: dict[str, Any]
+
+
+def send_replies(client: redis.Redis, replies: Sequence[Reply], mac_key: bytes) -> None:
+    """Store and announce each answer, in one round trip."""
     with client.pipeline(transaction=False) as pipe:
-        pipe.set(reply_channel(call_id), data, ex=REPLY_TTL_SECONDS)
-        pipe.publish(reply_channel(call_id), data)
+        for reply in replies:
+            text = json.dumps(reply.answer, separators=(",", ":"))
+            mac = _mac(mac_key, reply.call_id, reply.question, text)
+            data = json.dumps({"answer": text, "mac": mac}, separators=(",", ":"))
+            pipe.set(reply_channel(reply.call_id), data, ex=REPLY_TTL_SECONDS)
+            pipe.publish(reply_channel(reply.call_id), data)
         pipe.execute()
 
 

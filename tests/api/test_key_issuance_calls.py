@@ -3,6 +3,7 @@ key itself, in one transaction: no job row, and nothing written when the roles c
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -68,3 +69,16 @@ def test_a_politician_outage_is_roles_unavailable_and_writes_nothing(stack: Nota
     assert refused.status_code == 503, refused.text
     assert refused.json()["errors"][0]["code"] == "ROLES_UNAVAILABLE"
     assert counts(stack) == {"jobs": 0, "shared_keys": 0, "shared_key_audit": 0, "access_list": 0}
+
+
+def test_concurrent_issuances_each_get_their_own_instances_roles(stack: NotaryStack) -> None:
+    # Concurrent lookups share task messages (api/task_calls.py); each answer must still reach its own call.
+    authority = InstanceIdentityAuthority()
+    instances = [f"i-{n:017x}" for n in range(1, 25)]
+    bindings = [{"match": {"instance": instance}, "roles": [f"role-{instance}"]} for instance in instances]
+    configure(stack, authority, bindings=bindings)
+    stack.start_all()
+    with ThreadPoolExecutor(max_workers=len(instances)) as pool:
+        issued = list(pool.map(lambda instance: issue(stack, authority, instance), instances))
+    assert [response.status_code for response in issued] == [201] * len(instances)
+    assert [response.json()["roles"] for response in issued] == [[f"role-{i}"] for i in instances]

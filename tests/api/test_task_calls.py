@@ -1,5 +1,6 @@
-"""A task call's answer counts only when its HMAC checks out: whoever can write to Redis cannot answer a roles
-lookup (and so hand an instance any roles). Real Redis; the test plays the worker."""
+"""Task calls: an answer counts only when its HMAC checks out (whoever can write to Redis cannot answer a
+roles lookup, and so hand an instance any roles), and calls made while a message is being sent share the next
+one. Real Redis; the test plays the worker."""
 
 from __future__ import annotations
 
@@ -14,24 +15,38 @@ from celery import Celery
 
 from api.task_calls import TaskCalls
 from tests.support.servers import RedisServer
-from workers.replies import reply_channel, reply_mac_keys, send_reply
+from workers.replies import Reply, reply_channel, reply_mac_keys, send_replies
 
 KEKS = (("k2", b"\x02" * 32), ("k1", b"\x01" * 32))
 QUESTION = ["keys.lookup_roles", "a", "b", "c", "d"]  # what run_call asks
 
 
-def queued_call_id(client: redis.Redis) -> str:
-    """The call id of the task message the API queued (its first argument)."""
-    message = json.loads(client.blpop(["default"], timeout=10)[1])  # type: ignore[index]
+def send_reply(client: redis.Redis, call_id: str, question: list[str], answer: Any, mac_key: bytes) -> None:
+    send_replies(client, [Reply(call_id, question, answer)], mac_key)
+
+
+def queued_calls(client: redis.Redis) -> list[list[str]]:
+    """The calls in the next task message the API queued (its one argument)."""
+    message = json.loads(client.brpop(["default"], timeout=10)[1])  # type: ignore[index]  # FIFO, as kombu
     args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-    call_id: str = args[0]
+    calls: list[list[str]] = args[0]
+    return calls
+
+
+def queued_call_id(client: redis.Redis) -> str:
+    [[call_id, *_args]] = queued_calls(client)
     return call_id
 
 
-def run_call(server: RedisServer, answer_with: Any) -> dict[str, Any] | None:
-    celery = Celery("task-calls-test", broker=server.url)
+def celery_client(url: str) -> Celery:
+    celery = Celery("task-calls-test", broker=url)
     celery.config_from_object("celeryconfig")
-    celery.conf.broker_url = server.url
+    celery.conf.broker_url = url
+    return celery
+
+
+def run_call(server: RedisServer, answer_with: Any) -> dict[str, Any] | None:
+    celery = celery_client(server.url)
     sync = redis.Redis.from_url(server.url)
 
     async def scenario() -> dict[str, Any] | None:
@@ -78,9 +93,7 @@ def test_forged_answers_are_ignored(redis_server: RedisServer) -> None:
 
 
 def test_no_answer_is_none(redis_server: RedisServer) -> None:
-    celery = Celery("task-calls-test", broker=redis_server.url)
-    celery.config_from_object("celeryconfig")
-    celery.conf.broker_url = redis_server.url
+    celery = celery_client(redis_server.url)
 
     async def scenario() -> dict[str, Any] | None:
         calls = TaskCalls(celery, aioredis.Redis.from_url(redis_server.url), reply_mac_keys(KEKS))
@@ -91,3 +104,57 @@ def test_no_answer_is_none(redis_server: RedisServer) -> None:
 
     assert asyncio.run(scenario()) is None
     redis.Redis.from_url(redis_server.url).delete("default")  # the unanswered message, for no worker to run
+
+
+def test_calls_made_while_a_message_is_being_sent_share_the_next_one(redis_server: RedisServer) -> None:
+    celery = celery_client(redis_server.url)
+    sync = redis.Redis.from_url(redis_server.url)
+    instances = [f"i-{n}" for n in range(6)]
+
+    async def scenario() -> list[dict[str, Any] | None]:
+        calls = TaskCalls(celery, aioredis.Redis.from_url(redis_server.url), reply_mac_keys(KEKS))
+        try:
+            first = asyncio.create_task(calls.call("keys.lookup_roles", ["a", "b", "c", "i-first"], 10))
+            while not calls._senders:  # the first message is on its way...
+                await asyncio.sleep(0)
+            rest = [  # ...and these come meanwhile
+                asyncio.create_task(calls.call("keys.lookup_roles", ["a", "b", "c", instance], 10))
+                for instance in instances
+            ]
+            messages = [await asyncio.to_thread(queued_calls, sync) for _ in range(2)]
+            assert [[call[1:] for call in message] for message in messages] == [
+                [["a", "b", "c", "i-first"]],
+                [["a", "b", "c", instance] for instance in instances],
+            ]
+            key = reply_mac_keys(KEKS)[0]
+            for call_id, *args in reversed(messages[0] + messages[1]):  # each answered as asked, any order
+                await asyncio.to_thread(
+                    send_reply, sync, call_id, ["keys.lookup_roles", *args], {"roles": [args[-1]]}, key
+                )
+            return await asyncio.gather(first, *rest)
+        finally:
+            await calls.close()
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        sync.close()
+    assert answers == [{"roles": [instance]} for instance in ["i-first", *instances]]
+
+
+def test_a_message_that_cannot_be_sent_fails_every_call_in_it() -> None:
+    celery = celery_client("redis://127.0.0.1:9/0")  # nothing listens there
+    celery.conf.broker_connection_max_retries = 0
+    celery.conf.broker_transport_options = {"max_retries": 0}
+
+    async def scenario() -> list[Any]:
+        calls = TaskCalls(celery, aioredis.Redis.from_url("redis://127.0.0.1:9/0"), reply_mac_keys(KEKS))
+        try:
+            waits = [calls.call("keys.lookup_roles", ["a", "b", "c", f"i-{n}"], 3) for n in range(3)]
+            return await asyncio.gather(*waits, return_exceptions=True)
+        finally:
+            await calls.close()
+
+    outcomes = asyncio.run(scenario())
+    assert len(outcomes) == 3
+    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
