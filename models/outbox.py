@@ -20,7 +20,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from models.base import iso_utc, utcnow
+from models.base import iso_utc, table_of, utcnow
 from models.tables import EventStream, OutboxEvent, Subscription
 from models.webhooks import SubscriptionEvent, create_delivery
 from notary.subscriptions import matches, stream_of
@@ -32,6 +32,10 @@ _FILTERS = "notary_subscription_filters"
 Filter = tuple[str, tuple[str, ...], str | None]  # (subscription id, events, gun prefix)
 
 _dispatch_trigger: Callable[[], None] | None = None
+# Core, built once: it runs in every change's transaction, and the ORM's per-call work was most of its cost.
+# Subscriptions are flushed as they are written (models/subscriptions.py), so no autoflush is missed.
+_subscriptions = table_of(Subscription)
+_SUBSCRIPTION_FILTERS = select(_subscriptions.c.id, _subscriptions.c.events, _subscriptions.c.gun_prefix)
 
 
 def set_dispatch_trigger(trigger: Callable[[], None] | None) -> None:
@@ -62,7 +66,7 @@ def subscription_filters(session: Session) -> list[Filter]:
     """Every subscription's filter, read once per transaction (a sweep records hundreds of events)."""
     cached: list[Filter] | None = session.info.get(_FILTERS)
     if cached is None:
-        rows = session.execute(select(Subscription.id, Subscription.events, Subscription.gun_prefix))
+        rows = session.execute(_SUBSCRIPTION_FILTERS)
         cached = [(sid, tuple(json.loads(events)), prefix) for sid, events, prefix in rows]
         session.info[_FILTERS] = cached
     return cached
