@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from models import outbox
+from models.base import utcnow
 from models.jobs import work_of
 from models.server_keys import SqlServerKeyStore
 from models.tables import Job
@@ -21,7 +23,14 @@ from notary.settings import require_keks
 from notary.tuf import signing
 from notary.tuf.canonical import encode_canonical
 from notary.tuf.metadata import Signature, serialize
-from notary.tuf.update import SigningOrder, UpdatePlan, timestamp_signed
+from notary.tuf.timefmt import parse_go_time
+from notary.tuf.update import (
+    SNAPSHOT_LIFETIME,
+    TIMESTAMP_LIFETIME,
+    SigningOrder,
+    UpdatePlan,
+    timestamp_signed,
+)
 from workers import key_rewrap, runtime
 from workers.app import celery_app
 from workers.base import JobTask, Next
@@ -30,6 +39,13 @@ log = logging.getLogger("notary.signer")
 # Batches per run of signer.rewrap_keys: a run then sends the next one, behind the signing tasks queued
 # meanwhile, so a long pass never holds up a publish.
 REWRAP_BATCHES_PER_TASK = 10
+# The metadata types the server signs, with the longest life the server gives them (notary/tuf/update.py).
+SERVER_SIGNED_ROLES = {
+    "timestamp": ("Timestamp", TIMESTAMP_LIFETIME),
+    "snapshot": ("Snapshot", SNAPSHOT_LIFETIME),
+}
+# Between the clock of the worker that planned an expiry and the signer's.
+CLOCK_SKEW = timedelta(hours=1)
 
 
 def generate_sealed_key(gun: str, role: str, algorithm: str) -> SealedKey:
@@ -104,6 +120,7 @@ def sign_plan(session: Session, work: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _sign(session: Session, gun: str, order: SigningOrder, signed: dict[str, Any]) -> bytes:
+    _check_lifetime(gun, order.role, signed)
     row = SqlServerKeyStore(session).sealed_private(order.key_id)
     if row is None or row.gun != gun or row.role != order.role:
         raise SignerUnavailableError({"reason": f"no {order.role} key {order.key_id} for this repository"})
@@ -123,6 +140,28 @@ def _sign(session: Session, gun: str, order: SigningOrder, signed: dict[str, Any
         ) from None
     method, signature = signing.sign(private_der, encode_canonical(signed))
     return serialize(signed, [Signature(order.key_id, method, signature)])
+
+
+def _check_lifetime(gun: str, role: str, signed: dict[str, Any]) -> None:
+    """Sign nothing that expires later than this server would have it expire, nor anything but the role's own
+    type. What the signer signs comes from a worker's plan: this bounds what a compromised worker, or anyone
+    able to queue signer tasks, can have signed with a repository's key (a far-off expiry would defeat the
+    freeze-attack protection of the timestamp for good)."""
+    expected_type, lifetime = SERVER_SIGNED_ROLES.get(role, (None, None))
+    if expected_type is None or lifetime is None or signed.get("_type") != expected_type:
+        log.error("refused to sign: not the metadata type of its role", extra={"gun": gun, "role": role})
+        raise InternalError()
+    try:
+        expires = parse_go_time(signed.get("expires"))  # type: ignore[arg-type]
+    except ValueError:
+        log.error("refused to sign: unreadable expiry", extra={"gun": gun, "role": role})
+        raise InternalError() from None
+    if expires > utcnow() + lifetime + CLOCK_SKEW:
+        log.error(
+            "refused to sign: expires after the server's lifetime for the role",
+            extra={"gun": gun, "role": role, "expires": signed.get("expires")},
+        )
+        raise InternalError()
 
 
 get_key = celery_app.register_task(GetKeyTask())
