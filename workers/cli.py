@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from notary import logs
@@ -65,6 +68,29 @@ def prepare_process(settings: Settings) -> None:
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
 
 
+def celery_log_level(settings: Settings) -> str:
+    """Celery's ``-l``, which sets the level of the root logger and so of every line, ours included."""
+    return logging.getLevelName(logs.LEVELS[settings["logging.level"]])
+
+
+def _heartbeat_while_consuming(key: Callable[[], str]) -> None:
+    """Refresh the heartbeat ``key()`` from the moment Celery consumes until it shuts down."""
+    from celery.signals import worker_ready, worker_shutdown
+
+    from workers import heartbeat, runtime
+
+    stop_heartbeat = []
+
+    @worker_ready.connect(weak=False)
+    def _start_heartbeat(**_kwargs: object) -> None:
+        stop_heartbeat.append(heartbeat.start(runtime.current().redis, key()))
+
+    @worker_shutdown.connect(weak=False)
+    def _stop_heartbeat(**_kwargs: object) -> None:
+        for event in stop_heartbeat:
+            event.set()
+
+
 def _run_celery(settings: Settings, arguments: list[str]) -> int:
     from workers.app import configure
 
@@ -84,6 +110,9 @@ def worker_main(argv: list[str] | None = None) -> int:
         settings = _load(args)
     except ConfigError as exc:
         return _fail(exc)
+    from workers.heartbeat import worker_heartbeat_key
+
+    _heartbeat_while_consuming(lambda: worker_heartbeat_key(socket.gethostname(), os.getpid()))
     concurrency = str(args.concurrency or 2)
     return _run_celery(
         settings,
@@ -98,7 +127,7 @@ def worker_main(argv: list[str] | None = None) -> int:
             "--without-gossip",
             "--without-mingle",
             "-l",
-            "INFO",
+            celery_log_level(settings),
         ],
     )
 
@@ -118,21 +147,9 @@ def signer_main(argv: list[str] | None = None) -> int:
         return _fail(exc)
     if args.rewrap:
         return _rewrap(settings, keks)
-    from celery.signals import worker_ready, worker_shutdown
+    from workers.heartbeat import HEARTBEAT_KEY
 
-    from workers import heartbeat, runtime
-
-    stop_heartbeat = []
-
-    @worker_ready.connect(weak=False)
-    def _start_heartbeat(**_kwargs: object) -> None:
-        stop_heartbeat.append(heartbeat.start(runtime.current().redis))
-
-    @worker_shutdown.connect(weak=False)
-    def _stop_heartbeat(**_kwargs: object) -> None:
-        for event in stop_heartbeat:
-            event.set()
-
+    _heartbeat_while_consuming(lambda: HEARTBEAT_KEY)
     concurrency = str(args.concurrency or 1)
     return _run_celery(
         settings,
@@ -147,7 +164,7 @@ def signer_main(argv: list[str] | None = None) -> int:
             "--without-gossip",
             "--without-mingle",
             "-l",
-            "INFO",
+            celery_log_level(settings),
         ],
     )
 
@@ -170,4 +187,4 @@ def beat_main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(exc)
     schedule = settings.data_dir / "celerybeat-schedule"
-    return _run_celery(settings, ["beat", "-s", str(schedule), "-l", "INFO"])
+    return _run_celery(settings, ["beat", "-s", str(schedule), "-l", celery_log_level(settings)])

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,8 @@ from typing import Any
 import httpx
 import redis
 from celery import Celery
+
+from workers.heartbeat import worker_heartbeat_key
 
 from .servers import _parent_death_preexec, find_free_port, log_tail
 
@@ -174,7 +177,7 @@ class NotaryStack:
         if name == "signer":
             wait_until(self.signer_alive, READY_TIMEOUT, what="the signer heartbeat")
         if name == "worker":
-            wait_until(lambda: "ready." in process.log_path.read_text(), READY_TIMEOUT, what="worker ready")
+            wait_until(lambda: self.worker_alive(process), READY_TIMEOUT, what="the worker heartbeat")
         return process
 
     def track(self, process: Process) -> Process:
@@ -214,6 +217,12 @@ class NotaryStack:
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, **self.redis_options)
+
+    def worker_alive(self, process: Process) -> bool:
+        if not process.running():
+            raise RuntimeError(f"{process.name} exited early:\n{process.log()}")
+        with self.redis() as client:
+            return bool(client.exists(worker_heartbeat_key(socket.gethostname(), process.pid)))
 
     def signer_alive(self) -> bool:
         with self.redis() as client:
