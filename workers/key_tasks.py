@@ -38,11 +38,11 @@ log = logging.getLogger("notary.keys")
 # with only one batch a second: the keys are expired, so deleting them later costs nothing, whereas every
 # batch run on a saturated machine takes its time from requests (verify's p99 rose 40-50% during a sweep).
 SWEEP_BATCH = 100
-LOOKUP_THREADS = 8  # concurrent Politician/EC2 lookups of one batch
 SWEEP_CPU_SHARE = 0.2
 SWEEP_BUSY_BELOW_IDLE = 0.1  # the machine counts as saturated below this idle share of its CPU time
 SWEEP_IDLE_CHECK_SECONDS = 0.1
 SWEEP_MAX_PAUSE_SECONDS = 1.0
+LOOKUP_THREADS = 8  # concurrent Politician/EC2 lookups of one batch of calls
 
 _provider: StaticProvider | HttpProvider | None = None
 
@@ -113,11 +113,11 @@ def lookup_roles_for_calls(calls: list[list[str]]) -> None:
     settings = runtime.current().settings
     valid = [
         call
-        for call in calls
+        for call in (calls if isinstance(calls, list) else [])
         if isinstance(call, list) and len(call) == 5 and all(isinstance(part, str) for part in call)
     ]
-    if len(valid) != len(calls):
-        log.warning("ignored malformed roles lookups", extra={"count": len(calls) - len(valid)})
+    if not isinstance(calls, list) or len(valid) != len(calls):
+        log.warning("ignored malformed roles lookups", extra={"valid": len(valid)})
     if len(valid) > 1 and _lookups_leave_the_process(settings):
         # One slow answer from Politician or EC2 must not hold up the rest of the batch.
         replies = list(_lookup_pool().map(_answer_lookup, valid))
