@@ -29,6 +29,7 @@ from notary.tuf.update import (
     TIMESTAMP_LIFETIME,
     SigningOrder,
     UpdatePlan,
+    snapshot_signed,
     timestamp_signed,
 )
 from workers import key_rewrap, runtime
@@ -108,9 +109,12 @@ def sign_plan(session: Session, work: dict[str, Any]) -> dict[str, str | None]:
     plan = UpdatePlan.from_work(work)
     snapshot_raw = None
     if plan.snapshot is not None:
-        if not plan.snapshot.signed or plan.snapshot.signed.get("_type") != "Snapshot":
+        meta = (plan.snapshot.signed or {}).get("meta")
+        if not isinstance(meta, dict):
             raise InternalError()
-        snapshot_raw = _sign(session, plan.gun, plan.snapshot, plan.snapshot.signed)
+        # Rebuilt here from the order, like the timestamp: signing the plan's own dict would sign whatever
+        # else it holds, such as a second "expires" spelled so that only Go's case-folding JSON reads it.
+        snapshot_raw = _sign(session, plan.gun, plan.snapshot, snapshot_signed(plan.snapshot, meta))
     timestamp = timestamp_signed(plan.timestamp, plan.snapshot_bytes(snapshot_raw))
     timestamp_raw = _sign(session, plan.gun, plan.timestamp, timestamp)
     return {

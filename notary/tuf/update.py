@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -221,9 +221,8 @@ def _next_snapshot(
         meta.update(parse_metadata("snapshot", stored).signed.get("meta", {}))
     meta.update(replaced)
     version = view.latest_version("snapshot") + 1
-    expires = format_go_time(now + SNAPSHOT_LIFETIME)
-    signed = {"_type": "Snapshot", "expires": expires, "meta": meta, "version": version}
-    return SigningOrder("snapshot", key_id, version, expires, signed)
+    order = SigningOrder("snapshot", key_id, version, format_go_time(now + SNAPSHOT_LIFETIME))
+    return replace(order, signed=snapshot_signed(order, meta))
 
 
 def plan_refresh(
@@ -254,6 +253,11 @@ def plan_refresh(
     return UpdatePlan(
         gun, {}, snapshot_order, timestamp_order, root_key_ids, current_snapshot=stored_snapshot
     )
+
+
+def snapshot_signed(order: SigningOrder, meta: dict[str, Any]) -> dict[str, Any]:
+    """The server's snapshot: its fields are the order's, and only its ``meta`` comes from the plan."""
+    return {"_type": "Snapshot", "expires": order.expires, "meta": meta, "version": order.version}
 
 
 def timestamp_signed(order: SigningOrder, snapshot_raw: bytes) -> dict[str, Any]:
