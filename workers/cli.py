@@ -79,16 +79,16 @@ def _heartbeat_while_consuming(key: Callable[[], str]) -> None:
 
     from workers import heartbeat, runtime
 
-    stop_heartbeat = []
+    beating: list[heartbeat.Heartbeat] = []
 
     @worker_ready.connect(weak=False)
     def _start_heartbeat(**_kwargs: object) -> None:
-        stop_heartbeat.append(heartbeat.start(runtime.current().redis, key()))
+        beating.append(heartbeat.Heartbeat(runtime.current().redis, key()))
 
     @worker_shutdown.connect(weak=False)
     def _stop_heartbeat(**_kwargs: object) -> None:
-        for event in stop_heartbeat:
-            event.set()
+        for running in beating:
+            running.stop()
 
 
 def _run_celery(settings: Settings, arguments: list[str]) -> int:

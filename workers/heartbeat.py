@@ -31,19 +31,27 @@ def beat_once(client: redis.Redis, key: str = HEARTBEAT_KEY) -> None:
     client.set(key, socket.gethostname(), ex=TTL_SECONDS)
 
 
-def start(client: redis.Redis, key: str = HEARTBEAT_KEY) -> threading.Event:
-    """Refresh the heartbeat ``key`` from a daemon thread until the returned event is set."""
-    stop = threading.Event()
+class Heartbeat:
+    """Refreshes ``key`` from a daemon thread until :meth:`stop`, which also deletes it."""
 
-    def loop() -> None:
-        while not stop.is_set():
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.client = client
+        self.key = key
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
             try:
-                beat_once(client, key)
+                beat_once(self.client, self.key)
             except redis.RedisError:
-                log.warning("heartbeat could not reach Redis", extra={"key": key})
-            stop.wait(INTERVAL_SECONDS)
+                log.warning("heartbeat could not reach Redis", extra={"key": self.key})
+            self._stopping.wait(INTERVAL_SECONDS)
         with contextlib.suppress(redis.RedisError):
-            client.delete(key)
+            self.client.delete(self.key)
 
-    threading.Thread(target=loop, name="heartbeat", daemon=True).start()
-    return stop
+    def stop(self, timeout: float = 5.0) -> None:
+        """Gone before the process is: nobody is told it is alive for the rest of the TTL."""
+        self._stopping.set()
+        self._thread.join(timeout)
