@@ -8,15 +8,17 @@ answers through workers/replies.py; this process wakes the waiter from its one s
 answer once a second. An answer counts only if its HMAC (workers/replies.py) checks out.
 
 Calls share messages: while one message of a task is being sent, the calls that come meanwhile queue and go
-together in the next one, so the task receives a list of ``[call_id, *args]``. An idle process sends each
-call at once; a busy one pays the broker's and the worker's per-message cost (most of a lookup's) once per
-batch instead of once per call.
+together in the next one (the task gets the id of the batch, whose calls wait in Redis: see
+workers/replies.py). An idle process sends each call at once; a busy one pays the broker's and the worker's
+per-message cost (most of a lookup's) once per batch instead of once per call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import json
 import logging
 import secrets
 from collections.abc import Sequence
@@ -28,20 +30,19 @@ from celery import Celery
 from redis.exceptions import RedisError
 
 from api.channel_listener import PatternListener
-from workers.replies import open_reply, reply_channel
+from workers.replies import MAX_CALLS_PER_MESSAGE, calls_key, open_reply, reply_channel
 
 log = logging.getLogger("notary.api")
 
 POLL_SECONDS = 1.0
 SUBSCRIBE_SECONDS = 2.0
-MAX_CALLS_PER_MESSAGE = 100
 
 
 @dataclass
 class _Unsent:
     call: list[str]  # [call_id, *args]
     deadline: float  # on the event loop's clock
-    sent: asyncio.Future[None]
+    sent: asyncio.Future[None]  # done once sent, or dropped (expired, or its caller gone), or failed
 
 
 class TaskCalls:
@@ -68,8 +69,12 @@ class TaskCalls:
         question = [task_name, *args]
         messages: asyncio.Queue[bytes] = asyncio.Queue()
         self._pending[token] = messages
+        sent = self._queue(task_name, [call_id, *args], deadline)
         try:
-            await self._send(task_name, [call_id, *args], deadline)
+            try:
+                await asyncio.wait_for(asyncio.shield(sent), deadline - loop.time())
+            except TimeoutError:
+                return None
             while (remaining := deadline - loop.time()) > 0:
                 with contextlib.suppress(TimeoutError):
                     data = await asyncio.wait_for(messages.get(), min(POLL_SECONDS, remaining))
@@ -81,32 +86,38 @@ class TaskCalls:
                     return answer
             return None
         finally:
+            sent.cancel()  # if still queued: nobody waits for it any more
             del self._pending[token]
 
-    async def _send(self, task_name: str, call: list[str], deadline: float) -> None:
-        """Returns once the message holding ``call`` is with the broker; raises what sending it raised."""
+    def _queue(self, task_name: str, call: list[str], deadline: float) -> asyncio.Future[None]:
         sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._unsent.setdefault(task_name, []).append(_Unsent(call, deadline, sent))
         if task_name not in self._senders:
-            self._senders[task_name] = asyncio.create_task(self._send_queued(task_name))
-        await sent
+            # A context of its own: the first caller's (its request id) would tag every later batch's logs.
+            self._senders[task_name] = asyncio.create_task(
+                self._send_queued(task_name), context=contextvars.Context()
+            )
+        return sent
 
     async def _send_queued(self, task_name: str) -> None:
         loop = asyncio.get_running_loop()
         batch: list[_Unsent] = []
         try:
             while queued := self._unsent.get(task_name):
-                batch = [unsent for unsent in queued[:MAX_CALLS_PER_MESSAGE] if not unsent.sent.done()]
+                now = loop.time()
+                # A caller that stopped waiting has cancelled its call; one at its deadline is about to.
+                batch = [u for u in queued[:MAX_CALLS_PER_MESSAGE] if u.deadline > now and not u.sent.done()]
                 del queued[:MAX_CALLS_PER_MESSAGE]
-                if not batch:  # every caller of these stopped waiting
+                if not batch:
                     continue
-                # Expiring with the first wait to end: calls nobody waits for any more are not worth a
-                # worker's time, and the calls of one batch were queued moments apart.
-                expires = max(min(unsent.deadline for unsent in batch) - loop.time(), 0.001)
-                calls = [unsent.call for unsent in batch]
+                # Expiring with the first wait to end: the calls of one batch were queued moments apart.
+                expires = min(unsent.deadline for unsent in batch) - now
+                batch_id = f"{self._tag}:{secrets.token_hex(16)}"
+                calls = json.dumps([unsent.call for unsent in batch])
                 try:
+                    await self.redis.set(calls_key(batch_id), calls, px=max(int(expires * 1000), 1))
                     await asyncio.to_thread(
-                        self.celery_app.send_task, task_name, args=[calls], expires=expires
+                        self.celery_app.send_task, task_name, args=[batch_id], expires=expires
                     )
                 except Exception as error:
                     _settle(batch, error)
@@ -136,8 +147,10 @@ class TaskCalls:
             waiting.put_nowait(data)
 
     async def close(self) -> None:
-        for sender in list(self._senders.values()):
+        senders = list(self._senders.values())
+        for sender in senders:
             sender.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)
         await self._listener.close()
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +31,14 @@ from workers.base import JobTask
 from workers.ec2_enrichment import Ec2Enricher
 from workers.idle_cpu import IdleCpu
 from workers.politician import HttpProvider, StaticProvider
-from workers.replies import LOOKUP_ROLES, Reply, reply_mac_keys, send_replies
+from workers.replies import (
+    LOOKUP_ROLES,
+    MAX_CALLS_PER_MESSAGE,
+    Reply,
+    reply_mac_keys,
+    send_replies,
+    take_calls,
+)
 
 log = logging.getLogger("notary.keys")
 # A long sweep yields to request handling: it takes at most SWEEP_CPU_SHARE of a CPU (pausing after each batch
@@ -44,37 +52,39 @@ SWEEP_IDLE_CHECK_SECONDS = 0.1
 SWEEP_MAX_PAUSE_SECONDS = 1.0
 LOOKUP_THREADS = 8  # concurrent Politician/EC2 lookups of one batch of calls
 
+# Made once per process, by whichever lookup thread comes first.
 _provider: StaticProvider | HttpProvider | None = None
+_enricher: Ec2Enricher | None = None
+_clients_lock = threading.Lock()
 
 
 def roles_provider(settings: Settings) -> StaticProvider | HttpProvider:
     global _provider
-    if _provider is None:
-        if settings["politician.provider"] == "http":
-            _provider = HttpProvider(
-                settings["politician.url"],
-                timeout=settings["politician.timeout"],
-                retries=settings["politician.retries"],
-                cache_seconds=float(settings["politician.cache_seconds"]),
-            )
-        else:
-            _provider = StaticProvider(politician.parse_bindings(list(settings["politician.bindings"])))
-    return _provider
-
-
-_enricher: Ec2Enricher | None = None
+    with _clients_lock:
+        if _provider is None:
+            if settings["politician.provider"] == "http":
+                _provider = HttpProvider(
+                    settings["politician.url"],
+                    timeout=settings["politician.timeout"],
+                    retries=settings["politician.retries"],
+                    cache_seconds=float(settings["politician.cache_seconds"]),
+                )
+            else:
+                _provider = StaticProvider(politician.parse_bindings(list(settings["politician.bindings"])))
+        return _provider
 
 
 def ec2_enricher(settings: Settings) -> Ec2Enricher:
     global _enricher
-    if _enricher is None:
-        _enricher = Ec2Enricher(
-            endpoint_url=settings["politician.ec2_endpoint_url"],
-            timeout=settings["politician.timeout"],
-            retries=settings["politician.retries"],
-            cache_seconds=float(settings["politician.cache_seconds"]),
-        )
-    return _enricher
+    with _clients_lock:
+        if _enricher is None:
+            _enricher = Ec2Enricher(
+                endpoint_url=settings["politician.ec2_endpoint_url"],
+                timeout=settings["politician.timeout"],
+                retries=settings["politician.retries"],
+                cache_seconds=float(settings["politician.cache_seconds"]),
+            )
+        return _enricher
 
 
 def lookup_roles(settings: Settings, identity: politician.IdentityTuple) -> tuple[str, ...]:
@@ -107,23 +117,27 @@ def _reply_mac_key(keks: tuple[tuple[str, bytes], ...]) -> bytes:
 
 
 @celery_app.task(name=LOOKUP_ROLES)
-def lookup_roles_for_calls(calls: list[list[str]]) -> None:
-    """The roles of instances, for synchronous issuances waiting in an API process (api/task_calls.py): each
-    call is ``[call_id, account, region, image, instance]``."""
-    settings = runtime.current().settings
+def lookup_roles_batch(batch_id: str) -> None:
+    """The roles of instances, for synchronous issuances waiting in API processes (api/task_calls.py): each
+    call of the batch is ``[call_id, account, region, image, instance]``."""
+    state = runtime.current()
+    calls = take_calls(state.redis, batch_id)
     valid = [
         call
-        for call in (calls if isinstance(calls, list) else [])
+        for call in calls[:MAX_CALLS_PER_MESSAGE]
         if isinstance(call, list) and len(call) == 5 and all(isinstance(part, str) for part in call)
     ]
-    if not isinstance(calls, list) or len(valid) != len(calls):
-        log.warning("ignored malformed roles lookups", extra={"valid": len(valid)})
-    if len(valid) > 1 and _lookups_leave_the_process(settings):
-        # One slow answer from Politician or EC2 must not hold up the rest of the batch.
-        replies = list(_lookup_pool().map(_answer_lookup, valid))
+    if len(valid) != len(calls):
+        log.warning("ignored malformed roles lookups", extra={"calls": len(calls), "valid": len(valid)})
+    mac_key = _reply_mac_key(state.settings["keys.keks"])
+    if len(valid) > 1 and _lookups_leave_the_process(state.settings):
+        # Each answer goes as soon as it is known: one slow answer from Politician or EC2 must not hold up
+        # the rest of the batch.
+        pending = [_lookup_pool().submit(_answer_lookup, call) for call in valid]
+        for answered in as_completed(pending):
+            send_replies(state.redis, [answered.result()], mac_key)
     else:
-        replies = [_answer_lookup(call) for call in valid]
-    send_replies(runtime.current().redis, replies, _reply_mac_key(settings["keys.keks"]))
+        send_replies(state.redis, [_answer_lookup(call) for call in valid], mac_key)
 
 
 def _lookups_leave_the_process(settings: Settings) -> bool:

@@ -7,6 +7,9 @@ no secret; and since Redis is not trusted to vouch for them, each carries an HMA
 name and its arguments, as the worker received them) and the answer: a Redis writer who queues its own
 question under a waiting call's id (another instance's tuple) gets a genuine answer to the wrong question,
 which the waiter refuses.
+
+Such a task is sent the id of a batch of calls, each ``[call_id, *args]``, stored under
+``notary:calls:<batch id>`` until the worker takes them: task arguments stay ids.
 """
 
 from __future__ import annotations
@@ -23,15 +26,28 @@ import redis
 from notary.sealing import derived_mac_keys
 
 # The tasks that answer this way, named here so the API need not import their modules to call them.
-LOOKUP_ROLES = "keys.lookup_roles"  # workers/key_tasks.py
+LOOKUP_ROLES = "keys.lookup_roles_batch"  # workers/key_tasks.py
 
 REPLY_PREFIX = "notary:reply:"
 REPLY_TTL_SECONDS = 120
+CALLS_PREFIX = "notary:calls:"
+MAX_CALLS_PER_MESSAGE = 100
 MAC_PURPOSE = "notary task reply"
 
 
 def reply_channel(call_id: str) -> str:
     return REPLY_PREFIX + call_id
+
+
+def calls_key(batch_id: str) -> str:
+    return CALLS_PREFIX + batch_id
+
+
+def take_calls(client: redis.Redis, batch_id: str) -> list[Any]:
+    """The calls of a batch, once: a redelivered message finds none (nor does one whose calls expired)."""
+    stored = client.getdel(calls_key(batch_id))
+    calls = [] if stored is None else json.loads(stored)
+    return calls if isinstance(calls, list) else []
 
 
 def reply_mac_keys(keks: Sequence[tuple[str, bytes]]) -> tuple[bytes, ...]:
