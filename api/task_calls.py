@@ -57,8 +57,8 @@ class TaskCalls:
         self._listener = PatternListener(redis_client, reply_channel(self._tag + ":*"), self._answer)
 
     async def call(self, task_name: str, args: list[str], timeout: float) -> dict[str, Any] | None:
-        """The answer to ``[call_id, *args]``, one of the calls ``task_name`` receives, or None if none came
-        within ``timeout`` seconds."""
+        """The answer to the call ``[call_id, *args]`` of ``task_name`` (sent in a batch), or None if none
+        came within ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         # Subscribed before the task is sent, so its answer's message cannot pass unseen (if Redis is slow to
