@@ -125,7 +125,8 @@ class TaskCalls:
                     _settle(batch, None)
         finally:
             # Reached with calls still waiting only when cancelled (the process is closing).
-            _settle(batch + self._unsent.pop(task_name, []), asyncio.CancelledError())
+            for unsent in batch + self._unsent.pop(task_name, []):
+                unsent.sent.cancel()
             del self._senders[task_name]
 
     async def _stored(self, call_id: str) -> bytes | str | None:
@@ -154,14 +155,12 @@ class TaskCalls:
         await self._listener.close()
 
 
-def _settle(batch: list[_Unsent], error: BaseException | None) -> None:
+def _settle(batch: list[_Unsent], error: Exception | None) -> None:
     """Tell each caller in ``batch`` still waiting that its call was sent, or why it was not."""
     for unsent in batch:
         if unsent.sent.done():
             continue
         if error is None:
             unsent.sent.set_result(None)
-        elif isinstance(error, asyncio.CancelledError):
-            unsent.sent.cancel()
         else:
             unsent.sent.set_exception(error)

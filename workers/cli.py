@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from notary import logs
@@ -73,8 +72,8 @@ def celery_log_level(settings: Settings) -> str:
     return logging.getLevelName(logs.LEVELS[settings["logging.level"]])
 
 
-def _heartbeat_while_consuming(key: Callable[[], str]) -> None:
-    """Refresh the heartbeat ``key()`` from the moment Celery consumes until it shuts down."""
+def _heartbeat_while_consuming(key: str) -> None:
+    """Refresh the heartbeat ``key`` from the moment Celery consumes until it shuts down."""
     from celery.signals import worker_ready, worker_shutdown
 
     from workers import heartbeat, runtime
@@ -83,7 +82,7 @@ def _heartbeat_while_consuming(key: Callable[[], str]) -> None:
 
     @worker_ready.connect(weak=False)
     def _start_heartbeat(**_kwargs: object) -> None:
-        beating.append(heartbeat.Heartbeat(runtime.current().redis, key()))
+        beating.append(heartbeat.Heartbeat(runtime.current().redis, key))
 
     @worker_shutdown.connect(weak=False)
     def _stop_heartbeat(**_kwargs: object) -> None:
@@ -112,7 +111,7 @@ def worker_main(argv: list[str] | None = None) -> int:
         return _fail(exc)
     from workers.heartbeat import worker_heartbeat_key
 
-    _heartbeat_while_consuming(lambda: worker_heartbeat_key(socket.gethostname(), os.getpid()))
+    _heartbeat_while_consuming(worker_heartbeat_key(socket.gethostname(), os.getpid()))
     concurrency = str(args.concurrency or 2)
     return _run_celery(
         settings,
@@ -149,7 +148,7 @@ def signer_main(argv: list[str] | None = None) -> int:
         return _rewrap(settings, keks)
     from workers.heartbeat import HEARTBEAT_KEY
 
-    _heartbeat_while_consuming(lambda: HEARTBEAT_KEY)
+    _heartbeat_while_consuming(HEARTBEAT_KEY)
     concurrency = str(args.concurrency or 1)
     return _run_celery(
         settings,

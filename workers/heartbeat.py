@@ -27,10 +27,6 @@ def worker_heartbeat_key(hostname: str, pid: int) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}{hostname}:{pid}"
 
 
-def beat_once(client: redis.Redis, key: str = HEARTBEAT_KEY) -> None:
-    client.set(key, socket.gethostname(), ex=TTL_SECONDS)
-
-
 class Heartbeat:
     """Refreshes ``key`` from a daemon thread until :meth:`stop`, which also deletes it."""
 
@@ -44,7 +40,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                beat_once(self.client, self.key)
+                self.client.set(self.key, socket.gethostname(), ex=TTL_SECONDS)
             except redis.RedisError:
                 log.warning("heartbeat could not reach Redis", extra={"key": self.key})
             self._stopping.wait(INTERVAL_SECONDS)
