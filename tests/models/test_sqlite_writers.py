@@ -1,6 +1,7 @@
 """SQLite writers queue on a file lock beside the database, retried within a millisecond of its release,
 instead of on SQLite's busy handler, whose sleeps grow to 100 ms (seconds of waiting under steady writes from
-several processes). The turn lasts from BEGIN IMMEDIATE to the end of the transaction, not a moment longer."""
+several processes). The turn lasts from BEGIN IMMEDIATE to the end of the transaction, not a moment longer.
+Within a process, writers wait on a thread lock: only the one whose turn is next tries the file lock."""
 
 from __future__ import annotations
 
@@ -106,6 +107,53 @@ def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
     assert order == ["first commits", "second writes"]
     first.dispose()
     second.dispose()
+
+
+def test_threads_of_one_process_wait_for_their_turn_without_polling_the_file_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the thread whose turn it is in its process tries the file lock: on a busy server the others'
+    polls (a system call and a wake-up each) cost more CPU than the writes."""
+    database = new_database(tmp_path)
+    real_flock = fcntl.flock
+    tries: list[int] = []
+
+    def counted_flock(descriptor: int, operation: int) -> None:
+        if operation & fcntl.LOCK_EX:
+            tries.append(operation)
+        real_flock(descriptor, operation)
+
+    monkeypatch.setattr(fcntl, "flock", counted_flock)
+    inside = threading.Event()
+    release = threading.Event()
+    waiting = threading.Barrier(5)
+
+    def hold() -> None:
+        with database.transaction() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            inside.set()
+            release.wait(30)
+
+    def write() -> None:
+        waiting.wait(30)
+        with database.transaction() as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(30)
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    waiting.wait(30)
+    holder.join(0.2)  # the writers wait meanwhile; polling, each would try the file lock every millisecond
+    release.set()
+    for thread in (holder, *writers):
+        thread.join(30)
+    assert len(tries) == 5, "each transaction finds the file lock free at its first try"
+    with database.read() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 5
+    database.dispose()
 
 
 def test_waiting_for_a_turn_is_bounded_by_the_busy_timeout(tmp_path: Path) -> None:
