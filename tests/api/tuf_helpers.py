@@ -132,6 +132,16 @@ def server_key(client: httpx.Client, gun: str, role: str = "timestamp") -> Key:
     return Key.from_public(response.json())
 
 
+def publishes_and_reads(client: httpx.Client, gun: str) -> None:
+    """A new repository publishes a target and reads it back: the API asks the signer for the timestamp
+    key, then the worker verifies the update, the signer signs its timestamp, and the worker commits it."""
+    repo = new_repo(client, gun)
+    published(client, gun, repo.add_target("hello", b"hello"))
+    targets = client.get(tuf(gun, "targets.json"))
+    assert targets.status_code == 200
+    assert "hello" in targets.json()["signed"]["targets"]
+
+
 def new_repo(client: httpx.Client, gun: str, *, server_snapshot: bool = False, **keys: Key) -> Repo:
     """A repository initialised on the server (root, targets, and the snapshot unless the server holds
     its key); ``keys`` go to ``Repo`` (root_key, targets_key, snapshot_key)."""

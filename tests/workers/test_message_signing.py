@@ -25,7 +25,7 @@ from models import jobs as job_records
 from models.db import Database
 from notary.jobs import JobState
 from tests.api.test_startup_config import one_error_line, run
-from tests.api.tuf_helpers import new_repo, published, tuf
+from tests.api.tuf_helpers import publishes_and_reads
 from tests.support.certificates import Issued, ThrowawayCA
 from tests.support.processes import NotaryStack, wait_until
 from tests.support.servers import RedisServer
@@ -82,12 +82,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NotarySta
 def test_a_signed_stack_publishes_and_reads(signed: tuple[NotaryStack, Identities]) -> None:
     stack, _ = signed
     with stack.client() as client:
-        repo = new_repo(client, "signed.example/app")  # GET timestamp.key: API -> signer
-        # verify (worker) -> sign (signer) -> commit (worker)
-        published(client, "signed.example/app", repo.add_target("hello", b"signed all the way"))
-        targets = client.get(tuf("signed.example/app", "targets.json"))
-    assert targets.status_code == 200
-    assert "hello" in targets.json()["signed"]["targets"]
+        publishes_and_reads(client, "signed.example/app")
 
 
 def test_beat_sends_signed_tasks_the_worker_runs(signed: tuple[NotaryStack, Identities]) -> None:

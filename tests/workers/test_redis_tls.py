@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.api.tuf_helpers import new_repo, published, tuf
+from tests.api.tuf_helpers import publishes_and_reads
 from tests.support.certificates import ThrowawayCA, redis_tls_files
 from tests.support.processes import NotaryStack
 from tests.support.servers import TlsRedisServer
@@ -25,29 +25,29 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServ
     server.stop()
 
 
-def test_the_stack_publishes_and_reads_over_tls(tls_redis: TlsRedisServer, tmp_path: Path) -> None:
-    tls = tls_redis.tls
-    stack = NotaryStack(
-        tmp_path / "notary",
-        tls_redis.url,
-        f"sqlite:///{tmp_path}/notary.db",
+def stack_over_tls(root: Path, redis: TlsRedisServer) -> NotaryStack:
+    """A stack whose every Redis client, the broker's included, connects with TLS and a client certificate."""
+    tls = redis.tls
+    broker = {
+        "tls_ca_file": str(tls.ca_file),
+        "tls_cert_file": str(tls.client_cert),
+        "tls_key_file": str(tls.client_key),
+    }
+    return NotaryStack(
+        root / "notary",
+        redis.url,
+        f"sqlite:///{root}/notary.db",
+        config={"broker": broker},
         redis_options=tls.client_options(),
     )
-    stack.write_config(
-        broker={
-            "tls_ca_file": str(tls.ca_file),
-            "tls_cert_file": str(tls.client_cert),
-            "tls_key_file": str(tls.client_key),
-        }
-    )
+
+
+def test_the_stack_publishes_and_reads_over_tls(tls_redis: TlsRedisServer, tmp_path: Path) -> None:
+    stack = stack_over_tls(tmp_path, tls_redis)
     try:
         stack.start_all()  # the signer's heartbeat over TLS is what start() waits for
         with stack.client() as client:
-            repo = new_repo(client, "tls.example/app")
-            published(client, "tls.example/app", repo.add_target("hello", b"hello over TLS"))
-            targets = client.get(tuf("tls.example/app", "targets.json"))
-            assert targets.status_code == 200
-            assert "hello" in targets.json()["signed"]["targets"]
+            publishes_and_reads(client, "tls.example/app")
             health = client.get("/_notary_server/health")
             assert (health.status_code, health.json()) == (200, {})
     finally:
