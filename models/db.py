@@ -115,6 +115,16 @@ def _process_turn(path: str) -> threading.Lock:
         return _process_turns.setdefault(path, threading.Lock())
 
 
+def _forget_process_turns() -> None:
+    # A forked child has no writer yet; its copy of a turn that a parent's thread held would stay taken.
+    global _process_turns, _process_turns_guard
+    _process_turns = {}
+    _process_turns_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_process_turns)
+
+
 def _no_turn() -> sqlite3.OperationalError:
     return sqlite3.OperationalError("database is locked (no turn among its writers)")
 
@@ -128,20 +138,23 @@ class _QueuedWriterConnection(sqlite3.Connection):
     waiter retries within a millisecond of the release, up to the busy timeout, after which it fails as
     SQLite would ("database is locked"). SQLite's own lock still guards any writer that does not queue here.
 
-    Within a process, writers first queue on a thread lock, so only one thread per process polls the file
+    Within a process, writers first wait on a thread lock, so only one thread per process polls the file
     lock. Each poll is a system call and a wake-up, some 40 µs of CPU here; with every waiting thread polling,
-    a busy API process polled about a dozen times per turn, half as much CPU again as the write itself.
+    a busy API process polled about a dozen times per turn, half as much CPU again as the write itself. The
+    turns are thus shared out between processes rather than threads (in no set order within a process): a
+    process with many writing threads no longer gets a turn for each of them against one from a process with
+    a single writer.
     """
 
     _writers_lock: int | None = None
     _writers_path = ""
     _writers_timeout = 30.0
-    _holding: threading.Lock | None = None  # this process's turn, while this connection holds both locks
+    _holding: threading.Lock | None = None  # this process's turn, taken for this connection's transaction
 
     def open_writers_lock(self, path: str, timeout: float) -> None:
         # Read-only is enough to lock it, so processes running as other users can share it.
         self._writers_lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
-        self._writers_path = path
+        self._writers_path = os.path.realpath(path)  # one turn per file, however its path is spelled
         self._writers_timeout = timeout
 
     def wait_for_writers_turn(self) -> None:
@@ -154,6 +167,7 @@ class _QueuedWriterConnection(sqlite3.Connection):
         turn = _process_turn(self._writers_path)
         if not turn.acquire(timeout=self._writers_timeout):
             raise _no_turn()
+        self._holding = turn
         try:
             pause = 0.0001
             while True:
@@ -166,9 +180,9 @@ class _QueuedWriterConnection(sqlite3.Connection):
                     time.sleep(pause)
                     pause = min(pause * 2, 0.001)
         except BaseException:
+            self._holding = None
             turn.release()
             raise
-        self._holding = turn
         _writing.active = True
 
     def end_writers_turn(self) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.db import Database, writer_lock_path
+from tests.support.processes import wait_until
 
 
 def lock_is_free(path: str) -> bool:
@@ -78,43 +82,47 @@ def test_the_turn_ends_before_after_commit_work(tmp_path: Path) -> None:
 def test_a_second_writer_waits_for_the_first_to_commit(tmp_path: Path) -> None:
     first = new_database(tmp_path)
     second = Database(first.url)
-    order: list[str] = []
-    inside = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with first.transaction() as session:
-            session.execute(text("INSERT INTO t VALUES (1)"))
-            inside.set()
-            release.wait(30)
-            order.append("first commits")
+    written = threading.Event()
 
     def write() -> None:
-        with second.transaction() as session:
-            session.execute(text("INSERT INTO t VALUES (2)"))
-            order.append("second writes")
+        insert(second, 2)
+        written.set()
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert inside.wait(30)
     waiter = threading.Thread(target=write)
-    waiter.start()
-    waiter.join(0.3)
-    assert order == [], "the second writer must wait for its turn"
-    release.set()
-    holder.join(30)
+    with a_writer_inside_a_transaction(first):
+        waiter.start()
+        assert not written.wait(0.3), "the second writer must wait for its turn"
     waiter.join(30)
-    assert order == ["first commits", "second writes"]
+    assert written.is_set()
     first.dispose()
     second.dispose()
 
 
-def test_threads_of_one_process_wait_for_their_turn_without_polling_the_file_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only the thread whose turn it is in its process tries the file lock: on a busy server the others'
-    polls (a system call and a wake-up each) cost more CPU than the writes."""
-    database = new_database(tmp_path)
+@contextmanager
+def a_writer_inside_a_transaction(database: Database) -> Iterator[None]:
+    """Another thread of this process holds a write transaction (and so the turn) until the block ends."""
+    inside = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with database.transaction() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            inside.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(30)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
+@pytest.fixture
+def flock_tries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every try to take a file lock from now on (each a system call), counted as it passes through."""
     real_flock = fcntl.flock
     tries: list[int] = []
 
@@ -124,36 +132,76 @@ def test_threads_of_one_process_wait_for_their_turn_without_polling_the_file_loc
         real_flock(descriptor, operation)
 
     monkeypatch.setattr(fcntl, "flock", counted_flock)
-    inside = threading.Event()
-    release = threading.Event()
-    waiting = threading.Barrier(5)
+    return tries
 
-    def hold() -> None:
-        with database.transaction() as session:
-            session.execute(text("INSERT INTO t VALUES (1)"))
-            inside.set()
-            release.wait(30)
+
+def test_threads_of_one_process_wait_for_their_turn_without_polling_the_file_lock(
+    tmp_path: Path, flock_tries: list[int]
+) -> None:
+    """Only the thread whose turn it is in its process tries the file lock: on a busy server the others'
+    polls (a system call and a wake-up each) cost more CPU than the writes."""
+    database = new_database(tmp_path)
+    flock_tries.clear()
+    waiting = threading.Barrier(5)
 
     def write() -> None:
         waiting.wait(30)
-        with database.transaction() as session:
-            session.execute(text("INSERT INTO t VALUES (2)"))
+        insert(database, 2)
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert inside.wait(30)
     writers = [threading.Thread(target=write) for _ in range(4)]
+    with a_writer_inside_a_transaction(database):
+        for writer in writers:
+            writer.start()
+        waiting.wait(30)
+        time.sleep(0.2)  # the writers wait meanwhile; polling, each would try the file lock every millisecond
     for writer in writers:
-        writer.start()
-    waiting.wait(30)
-    holder.join(0.2)  # the writers wait meanwhile; polling, each would try the file lock every millisecond
-    release.set()
-    for thread in (holder, *writers):
-        thread.join(30)
-    assert len(tries) == 5, "each transaction finds the file lock free at its first try"
+        writer.join(30)
+    assert len(flock_tries) == 5, "each transaction finds the file lock free at its first try"
     with database.read() as session:
         assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 5
     database.dispose()
+
+
+def test_waiting_behind_a_writer_of_the_same_process_is_bounded_by_the_busy_timeout(tmp_path: Path) -> None:
+    database = new_database(tmp_path, busy_timeout=0.3)
+    with a_writer_inside_a_transaction(database), pytest.raises(OperationalError, match="database is locked"):
+        insert(database, 2)
+    insert(database, 3)  # and the turn comes once it is free
+    database.dispose()
+
+
+def test_a_forked_child_takes_turns_of_its_own(tmp_path: Path, flock_tries: list[int]) -> None:
+    """A child forked while a parent's thread holds its process's turn (waiting for the file lock, which
+    another process holds) still writes once the file lock is free: its copy of that turn is not taken."""
+    database, lock = database_and_lock(tmp_path)
+    database.dispose()  # no SQLite connection crosses the fork (SQLite's own rule)
+    other_process = os.open(lock, os.O_RDONLY)
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+    flock_tries.clear()
+    writer = threading.Thread(target=insert, args=(database, 1))
+    writer.start()
+    wait_until(lambda: len(flock_tries) >= 2, 30, what="the parent's writer to poll the file lock")
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child answers through its exit status
+        status = 1
+        try:
+            insert(Database(database.url, busy_timeout=10), 2)
+            status = 0
+        finally:
+            os._exit(status)
+    fcntl.flock(other_process, fcntl.LOCK_UN)
+    os.close(other_process)
+    writer.join(30)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child got no turn"
+    with database.read() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    database.dispose()
+
+
+def insert(database: Database, value: int) -> None:
+    with database.transaction() as session:
+        session.execute(text("INSERT INTO t VALUES (:value)"), {"value": value})
 
 
 def test_waiting_for_a_turn_is_bounded_by_the_busy_timeout(tmp_path: Path) -> None:
