@@ -141,6 +141,13 @@ def handled(stack: NotaryStack) -> bool:
         return client.llen("signer") == 0 and client.hlen("unacked") == 0
 
 
+def refused_by_signer(stack: NotaryStack, job_id: str, task_id: str) -> bool:
+    """The signer logged the message as refused and acknowledged it. Celery logs a refused message by its
+    body (unsigned) or its headers (signed)."""
+    log = stack.processes["signer"].log_path.read_text()
+    return (job_id in log or task_id in log) and handled(stack)
+
+
 def key_job(stack: NotaryStack, gun: str) -> tuple[Database, str]:
     database = Database(stack.db_url)
     with database.transaction() as session:
@@ -173,16 +180,8 @@ def test_the_signer_runs_no_task_from_an_untrusted_message(
 ) -> None:
     stack, identities = signed
     database, job_id = key_job(stack, f"rejected.example/{sender.replace(' ', '-')}")
-    signer_log = stack.processes["signer"].log_path
-
     task_id = send_to_signer(stack, "signer.get_key", job_id, REJECTED[sender](identities))
-
-    def refused() -> bool:
-        # Celery logs a refused message by its body (unsigned) or its headers (signed); then acks it.
-        log = signer_log.read_text()
-        return (job_id in log or task_id in log) and handled(stack)
-
-    wait_until(refused, 60, what="the signer to refuse the message")
+    wait_until(lambda: refused_by_signer(stack, job_id, task_id), 60, what="the signer to refuse the message")
 
     job = job_view(database, job_id)
     assert (job.state, job.attempts) == (JobState.QUEUED, 0), "a task ran"

@@ -25,9 +25,9 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServ
     server.stop()
 
 
-def stack_over_tls(root: Path, redis: TlsRedisServer) -> NotaryStack:
+def stack_over_tls(root: Path, server: TlsRedisServer) -> NotaryStack:
     """A stack whose every Redis client, the broker's included, connects with TLS and a client certificate."""
-    tls = redis.tls
+    tls = server.tls
     broker = {
         "tls_ca_file": str(tls.ca_file),
         "tls_cert_file": str(tls.client_cert),
@@ -35,7 +35,7 @@ def stack_over_tls(root: Path, redis: TlsRedisServer) -> NotaryStack:
     }
     return NotaryStack(
         root / "notary",
-        redis.url,
+        server.url,
         f"sqlite:///{root}/notary.db",
         config={"broker": broker},
         redis_options=tls.client_options(),

@@ -1,38 +1,42 @@
 """Signed task messages over a Redis that speaks only TLS, together, as a hardened deployment runs them.
 
-Each is tested on its own elsewhere (test_message_signing.py, test_redis_tls.py); here the whole stack runs
-with both: publishing a repository (worker and signer tasks), issuing shared keys (roles lookups answered
-through Redis), renewing one (a job), and revoking it, which every API process must have forgotten before the
-revocation is answered (the change feed, over TLS too).
+Each is tested on its own elsewhere (test_message_signing.py, test_redis_tls.py); here one stack runs with
+both. Over TLS, the signer still refuses an unsigned message; the stack publishes a repository (worker and
+signer tasks), issues shared keys (roles lookups answered through Redis) and verifies with them; the API
+processes acknowledge changes on their change feeds; and a key is renewed (a job) and revoked.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 from cryptography.hazmat.primitives import serialization
 
+from notary.jobs import JobState
 from tests.api.test_shared_keys import issue, signed, verify
 from tests.api.tuf_helpers import publishes_and_reads
 from tests.support.certificates import ThrowawayCA, redis_tls_files
 from tests.support.instance_identity import ACCOUNT, InstanceIdentityAuthority
-from tests.support.processes import new_kek
+from tests.support.processes import NotaryStack, new_kek, wait_until
 from tests.support.servers import TlsRedisServer
-from tests.workers.test_message_signing import Identities
+from tests.workers.test_message_signing import (
+    Identities,
+    job_view,
+    key_job,
+    refused_by_signer,
+    send_to_signer,
+    unsigned,
+)
 from tests.workers.test_redis_tls import stack_over_tls
+from workers.cache_invalidation import announce_changes
 
 VERIFIER = "i-0000000000000000a"
 CLIENT = "i-0000000000000000b"
 
 
-def test_a_signed_stack_over_tls_publishes_issues_renews_and_revokes(tmp_path: Path) -> None:
-    redis = TlsRedisServer.start(tmp_path / "redis", tls=redis_tls_files(tmp_path / "tls", ThrowawayCA()))
-    identities = Identities.create(tmp_path / "pki")
-    authority = InstanceIdentityAuthority()
-    pinned = tmp_path / "pinned.pem"
+def configure(stack: NotaryStack, authority: InstanceIdentityAuthority) -> None:
+    pinned = stack.root / "pinned.pem"
     pinned.write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
-    stack = stack_over_tls(tmp_path, redis)
     stack.write_config(
         keys={"dc": "test-dc", "keks": [new_kek()], "pinned_certificates": [str(pinned)]},
         politician={
@@ -42,9 +46,31 @@ def test_a_signed_stack_over_tls_publishes_issues_renews_and_revokes(tmp_path: P
             ]
         },
     )
+
+
+def api_processes_acknowledge_a_change(stack: NotaryStack) -> bool:
+    """Some API process (each starts its feed with its first request) acknowledged a change it received."""
+    with stack.redis() as client:
+        return announce_changes(client, ["probe.example/feed"]) > 0
+
+
+def test_a_signed_stack_over_tls_refuses_unsigned_messages_and_serves_everything(tmp_path: Path) -> None:
+    redis = TlsRedisServer.start(tmp_path / "redis", tls=redis_tls_files(tmp_path / "tls", ThrowawayCA()))
+    stack = stack_over_tls(tmp_path, redis)
+    identities = Identities.create(tmp_path / "pki")
+    authority = InstanceIdentityAuthority()
+    configure(stack, authority)
     try:
         for process in ("web", "worker", "signer"):
             stack.start(process, env=identities.env(process))
+
+        database, job_id = key_job(stack, "unsigned.example/app")
+        task_id = send_to_signer(stack, "signer.get_key", job_id, unsigned)
+        wait_until(lambda: refused_by_signer(stack, job_id, task_id), 60, what="the signer to refuse it")
+        job = job_view(database, job_id)
+        database.dispose()
+        assert (job.state, job.attempts) == (JobState.QUEUED, 0), "an unsigned message ran a task"
+
         with stack.client() as client:
             publishes_and_reads(client, "hardened.example/app")
 
@@ -60,11 +86,14 @@ def test_a_signed_stack_over_tls_publishes_issues_renews_and_revokes(tmp_path: P
             return dict(answer.json())
 
         assert verdict()["valid"] is True
-        key_url = stack.base_url + f"/v1/keys/{client_key['identity']}"
-        renewed = httpx.post(key_url + "/renew", headers=signed(client_key, "POST", key_url + "/renew"))
-        assert renewed.status_code == 200, renewed.text
-        revoked = httpx.delete(key_url, headers=signed(client_key, "DELETE", key_url))
-        assert revoked.status_code == 204
+        wait_until(lambda: api_processes_acknowledge_a_change(stack), 30, what="a change feed")
+        key_path = f"/v1/keys/{client_key['identity']}"
+        with stack.client() as client:
+            renew = key_path + "/renew"
+            renewed = client.post(renew, headers=signed(client_key, "POST", stack.base_url + renew))
+            assert renewed.status_code == 200, renewed.text
+            revoked = client.delete(key_path, headers=signed(client_key, "DELETE", stack.base_url + key_path))
+            assert revoked.status_code == 204
         assert verdict()["code"] == "UNKNOWN_KEY"
     finally:
         stack.stop_all()
