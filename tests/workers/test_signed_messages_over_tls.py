@@ -8,6 +8,7 @@ processes acknowledge changes on their change feeds; and a key is renewed (a job
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -55,12 +56,14 @@ def api_processes_acknowledge_a_change(stack: NotaryStack) -> bool:
 
 
 def test_a_signed_stack_over_tls_refuses_unsigned_messages_and_serves_everything(tmp_path: Path) -> None:
-    redis = TlsRedisServer.start(tmp_path / "redis", tls=redis_tls_files(tmp_path / "tls", ThrowawayCA()))
-    stack = stack_over_tls(tmp_path, redis)
-    identities = Identities.create(tmp_path / "pki")
-    authority = InstanceIdentityAuthority()
-    configure(stack, authority)
-    try:
+    with ExitStack() as cleanup:
+        redis = TlsRedisServer.start(tmp_path / "redis", tls=redis_tls_files(tmp_path / "tls", ThrowawayCA()))
+        cleanup.callback(redis.stop)
+        stack = stack_over_tls(tmp_path, redis)
+        cleanup.callback(stack.stop_all)
+        identities = Identities.create(tmp_path / "pki")
+        authority = InstanceIdentityAuthority()
+        configure(stack, authority)
         for process in ("web", "worker", "signer"):
             stack.start(process, env=identities.env(process))
 
@@ -95,6 +98,3 @@ def test_a_signed_stack_over_tls_refuses_unsigned_messages_and_serves_everything
             revoked = client.delete(key_path, headers=signed(client_key, "DELETE", stack.base_url + key_path))
             assert revoked.status_code == 204
         assert verdict()["code"] == "UNKNOWN_KEY"
-    finally:
-        stack.stop_all()
-        redis.stop()
