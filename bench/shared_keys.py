@@ -55,6 +55,15 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     return rate, value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def cpu_probe() -> float:
+    """Seconds a fixed piece of pure-Python work takes: how fast this shared machine runs just now."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(1_000_000):
+        total += number * number
+    return time.perf_counter() - started
+
+
 def lua_post(path: Path, body: bytes, headers: dict[str, str]) -> Path:
     lines = [
         'wrk.method = "POST"',
@@ -204,12 +213,14 @@ def run(seconds: int) -> str:
             trivial_p99 = median(trivial[1] for trivial, _ in rounds)
             verify_p99 = median(verify[1] for _, verify in rounds)
             batches, _ = wrk(stack.base_url + "/v1/verify/batch", 4, seconds, batch_script)
-            # Rounds too, for the same reason: with all 16 connections on one API process, that process's
-            # event loop is the bottleneck and the rate falls by a third or more.
-            issuances = sorted(
-                wrk(stack.base_url + "/v1/keys", 16, seconds, issue_script) for _ in range(ROUNDS)
-            )
-            issued, issue_p99 = median(rate for rate, _ in issuances), median(p99 for _, p99 in issuances)
+            # Rounds too: issuance is CPU-bound on every process at once, so it moves with the speed this
+            # shared machine happens to have, which the probe before each round shows.
+            issuances = []
+            for _ in range(ROUNDS):
+                probe = cpu_probe()
+                issuances.append((*wrk(stack.base_url + "/v1/keys", 16, seconds, issue_script), probe))
+            issued = median(rate for rate, _, _ in issuances)
+            issue_p99 = median(p99 for _, p99, _ in issuances)
 
             sweeps = []  # (p99 without, p99 while sweeping, keys swept during the measurement)
             for _ in range(ROUNDS):
@@ -232,7 +243,8 @@ def run(seconds: int) -> str:
             f" (trivial p99 {trivial_p99:.2f} ms, {verify_p99 / trivial_p99:.2f}x)",
             f"/v1/verify/batch (1,000 per request, c=4): {batches * 1000:.0f} verifications/s",
             f"issuance (static Politician, c=16, medians of {ROUNDS} rounds): {issued:.0f} keys/s (rounds"
-            f" {', '.join(f'{rate:.0f}' for rate, _ in issuances)}), p99 {issue_p99:.1f} ms",
+            f" {', '.join(f'{rate:.0f}' for rate, _, _ in issuances)}; the CPU probe before each took"
+            f" {', '.join(f'{probe:.2f}' for _, _, probe in issuances)} s), p99 {issue_p99:.1f} ms",
             f"verify p99 while sweeping {SWEPT_KEYS:,} expired keys, {ROUNDS} sweeps:"
             f" {median(sweeping / quiet for quiet, sweeping, _ in sweeps):.2f}x the p99 without (median;"
             + "; ".join(
