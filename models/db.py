@@ -147,27 +147,27 @@ class _QueuedWriterConnection(sqlite3.Connection):
     """
 
     _writers_lock: int | None = None
-    _writers_path = ""
+    _writers_turn: threading.Lock | None = None  # this process's turn at the lock file
     _writers_timeout = 30.0
-    _holding: threading.Lock | None = None  # this process's turn, taken for this connection's transaction
+    _holding = False
 
     def open_writers_lock(self, path: str, timeout: float) -> None:
         # Read-only is enough to lock it, so processes running as other users can share it.
         self._writers_lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
-        self._writers_path = os.path.realpath(path)  # one turn per file, however its path is spelled
+        self._writers_turn = _process_turn(os.path.realpath(path))  # one per file, however it is spelled
         self._writers_timeout = timeout
 
     def wait_for_writers_turn(self) -> None:
-        if self._writers_lock is None:
+        if self._writers_lock is None or self._writers_turn is None:
             return
         if getattr(_writing, "active", False):
             # A second write transaction in the same thread would wait for the first one, which waits for it.
             raise RuntimeError("a write transaction inside another one on the same SQLite database")
         deadline = time.monotonic() + self._writers_timeout
-        turn = _process_turn(self._writers_path)
+        turn = self._writers_turn
         if not turn.acquire(timeout=self._writers_timeout):
             raise _no_turn()
-        self._holding = turn
+        self._holding = True
         try:
             pause = 0.0001
             while True:
@@ -180,20 +180,19 @@ class _QueuedWriterConnection(sqlite3.Connection):
                     time.sleep(pause)
                     pause = min(pause * 2, 0.001)
         except BaseException:
-            self._holding = None
+            self._holding = False
             turn.release()
             raise
         _writing.active = True
 
     def end_writers_turn(self) -> None:
-        turn = self._holding
-        if turn is not None and self._writers_lock is not None:
-            self._holding = None
+        if self._holding and self._writers_lock is not None and self._writers_turn is not None:
+            self._holding = False
             _writing.active = False
             try:
                 fcntl.flock(self._writers_lock, fcntl.LOCK_UN)
             finally:
-                turn.release()
+                self._writers_turn.release()
 
     def commit(self) -> None:
         try:

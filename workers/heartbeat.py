@@ -33,6 +33,7 @@ class Heartbeat:
     def __init__(self, client: redis.Redis, key: str) -> None:
         self.client = client
         self.key = key
+        self._hostname = socket.gethostname()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._thread.start()
@@ -40,7 +41,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.client.set(self.key, socket.gethostname(), ex=TTL_SECONDS)
+                self.client.set(self.key, self._hostname, ex=TTL_SECONDS)
             except redis.RedisError:
                 log.warning("heartbeat could not reach Redis", extra={"key": self.key})
             self._stopping.wait(INTERVAL_SECONDS)

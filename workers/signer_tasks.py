@@ -151,8 +151,8 @@ def _check_lifetime(gun: str, role: str, signed: dict[str, Any]) -> None:
     type. What the signer signs comes from a worker's plan: this bounds what a compromised worker, or anyone
     able to queue signer tasks, can have signed with a repository's key (a far-off expiry would defeat the
     freeze-attack protection of the timestamp for good)."""
-    expected = SERVER_SIGNED_ROLES.get(role)
-    if expected is None or signed.get("_type") != expected[0]:
+    expected_type, lifetime = SERVER_SIGNED_ROLES.get(role, (None, timedelta(0)))
+    if expected_type is None or signed.get("_type") != expected_type:
         log.error("refused to sign: not the metadata type of its role", extra={"gun": gun, "role": role})
         raise InternalError()
     try:
@@ -160,7 +160,7 @@ def _check_lifetime(gun: str, role: str, signed: dict[str, Any]) -> None:
     except ValueError:
         log.error("refused to sign: unreadable expiry", extra={"gun": gun, "role": role})
         raise InternalError() from None
-    if expires > utcnow() + expected[1] + CLOCK_SKEW:
+    if expires > utcnow() + lifetime + CLOCK_SKEW:
         log.error(
             "refused to sign: expires after the server's lifetime for the role",
             extra={"gun": gun, "role": role, "expires": signed.get("expires")},

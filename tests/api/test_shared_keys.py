@@ -33,6 +33,14 @@ def key_stack(stack: NotaryStack, authority: InstanceIdentityAuthority) -> Notar
 
 def start_key_service(stack: NotaryStack, authority: InstanceIdentityAuthority, **config: Any) -> NotaryStack:
     """Start ``stack`` as a shared-key service trusting ``authority``, plus any other ``config`` sections."""
+    configure_key_service(stack, authority, **config)
+    stack.start_all()
+    return stack
+
+
+def configure_key_service(stack: NotaryStack, authority: InstanceIdentityAuthority, **config: Any) -> None:
+    """Configure ``stack`` as a shared-key service trusting ``authority``: instance ``i-0000000000000000a``
+    may verify, and every instance of an ``ami-*`` image has role ``web``."""
     pinned = stack.root / "pinned.pem"
     pinned.write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
     stack.write_config(
@@ -54,8 +62,6 @@ def start_key_service(stack: NotaryStack, authority: InstanceIdentityAuthority, 
         },
         **config,
     )
-    stack.start_all()
-    return stack
 
 
 def issue(

@@ -11,14 +11,12 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
 from notary.jobs import JobState
-from tests.api.test_shared_keys import issue, signed, verify
+from tests.api.test_shared_keys import configure_key_service, issue, signed, verify
 from tests.api.tuf_helpers import publishes_and_reads
 from tests.support.certificates import ThrowawayCA, redis_tls_files
-from tests.support.instance_identity import ACCOUNT, InstanceIdentityAuthority
-from tests.support.processes import NotaryStack, new_kek, wait_until
+from tests.support.instance_identity import InstanceIdentityAuthority
+from tests.support.processes import NotaryStack, wait_until
 from tests.support.servers import TlsRedisServer
 from tests.workers.test_message_signing import (
     Identities,
@@ -31,22 +29,8 @@ from tests.workers.test_message_signing import (
 from tests.workers.test_redis_tls import stack_over_tls
 from workers.cache_invalidation import announce_changes
 
-VERIFIER = "i-0000000000000000a"
+VERIFIER = "i-0000000000000000a"  # may verify (configure_key_service)
 CLIENT = "i-0000000000000000b"
-
-
-def configure(stack: NotaryStack, authority: InstanceIdentityAuthority) -> None:
-    pinned = stack.root / "pinned.pem"
-    pinned.write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
-    stack.write_config(
-        keys={"dc": "test-dc", "keks": [new_kek()], "pinned_certificates": [str(pinned)]},
-        politician={
-            "bindings": [
-                {"match": {"instance": VERIFIER}, "roles": ["notary:verify"]},
-                {"match": {"account": ACCOUNT}, "roles": ["web"]},
-            ]
-        },
-    )
 
 
 def api_processes_acknowledge_a_change(stack: NotaryStack) -> bool:
@@ -63,7 +47,7 @@ def test_a_signed_stack_over_tls_refuses_unsigned_messages_and_serves_everything
         cleanup.callback(stack.stop_all)
         identities = Identities.create(tmp_path / "pki")
         authority = InstanceIdentityAuthority()
-        configure(stack, authority)
+        configure_key_service(stack, authority)
         for process in ("web", "worker", "signer"):
             stack.start(process, env=identities.env(process))
 
